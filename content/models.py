@@ -1,0 +1,94 @@
+"""Messages a journey sends: emails, text messages and push notifications.
+
+Every message shares one key space (a bundle names content by key alone), so the common
+fields live in `Content` and each channel adds its own table (multi-table inheritance).
+A journey step points at `Content`; `Content.specific` returns the channel's row.
+"""
+
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    TEXT = "text", "Text message"
+    PUSH = "push", "Push notification"
+
+
+class ContentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    READY = "ready", "Ready to send"
+
+
+class Purpose(models.TextChoices):
+    # Commercial messages need consent, an unsubscribe link and count toward frequency caps;
+    # transactional ones (receipts, password resets) do not.
+    COMMERCIAL = "commercial", "Commercial"
+    TRANSACTIONAL = "transactional", "Transactional"
+
+
+class Content(models.Model):
+    key = models.SlugField(max_length=100, unique=True, help_text="Stable identifier used in journey bundles.")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, editable=False)
+    status = models.CharField(max_length=10, choices=ContentStatus.choices, default=ContentStatus.DRAFT)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.COMMERCIAL)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "content"
+        indexes = [models.Index(fields=["channel", "status"], name="content_channel_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ContentStatus.READY
+
+    @property
+    def specific(self) -> "Content":
+        """The channel's own row (Email, TextMessage or PushNotification)."""
+        if type(self) is not Content:
+            return self
+        return getattr(self, CHANNEL_RELATION[self.channel])
+
+
+class Email(Content):
+    subject = models.CharField(max_length=255)
+    preheader = models.CharField(max_length=255, blank=True, help_text="Preview text shown after the subject.")
+    from_name = models.CharField(max_length=100, blank=True)
+    from_email = models.CharField(max_length=254, help_text="Sender address, e.g. shop@example.com.")
+    reply_to = models.CharField(max_length=254, blank=True)
+    html_body = models.TextField(blank=True)
+    text_body = models.TextField(blank=True, verbose_name="plain-text body")
+
+    def save(self, *args, **kwargs):
+        self.channel = Channel.EMAIL
+        super().save(*args, **kwargs)
+
+
+class TextMessage(Content):
+    body = models.TextField()
+    sender = models.CharField(max_length=30, blank=True, help_text="Sender number or alphanumeric id.")
+
+    def save(self, *args, **kwargs):
+        self.channel = Channel.TEXT
+        super().save(*args, **kwargs)
+
+
+class PushNotification(Content):
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    image_url = models.URLField(max_length=500, blank=True)
+    link_url = models.CharField(max_length=500, blank=True, verbose_name="link")
+
+    def save(self, *args, **kwargs):
+        self.channel = Channel.PUSH
+        super().save(*args, **kwargs)
+
+
+# Django names the parent-to-child accessor after the child model.
+CHANNEL_RELATION = {Channel.EMAIL: "email", Channel.TEXT: "textmessage", Channel.PUSH: "pushnotification"}

@@ -1,0 +1,163 @@
+from django.contrib import admin
+
+from .models import (
+    Consent,
+    Contact,
+    Delivery,
+    Interaction,
+    Journey,
+    JourneyVersion,
+    Participant,
+    ParticipantHistory,
+    Segment,
+    SendingPolicy,
+    Step,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History tables: written by the engine only, shown to people, never edited."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ConsentInline(admin.TabularInline):
+    model = Consent
+    extra = 0
+    fields = ("channel", "status", "source", "changed_at")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "updated_at")
+    search_fields = ("=external_id", "email", "phone", "last_name")
+    readonly_fields = ("created_at", "updated_at")
+    inlines = [ConsentInline]
+    show_full_result_count = False
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "updated_at")
+    search_fields = ("name", "key")
+    prepopulated_fields = {"key": ("name",)}
+
+
+class VersionInline(admin.TabularInline):
+    model = JourneyVersion
+    extra = 0
+    fields = ("number", "state", "start_trigger", "repeat", "published_at", "replaced_at")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Journey)
+class JourneyAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "type", "status", "updated_at")
+    list_filter = ("status", "type")
+    search_fields = ("name", "key")
+    prepopulated_fields = {"key": ("name",)}
+    inlines = [VersionInline]
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    extra = 0
+    fk_name = "version"
+    fields = ("key", "kind", "parent", "path", "position", "content", "to", "duration", "until", "trigger", "of_step")
+    raw_id_fields = ("parent", "of_step")
+
+
+@admin.register(JourneyVersion)
+class JourneyVersionAdmin(admin.ModelAdmin):
+    list_display = ("journey", "number", "state", "start_trigger", "repeat", "published_at")
+    list_filter = ("state",)
+    list_select_related = ("journey", "start_trigger")
+    search_fields = ("journey__name", "journey__key")
+    filter_horizontal = ("exit_triggers",)
+    inlines = [StepInline]
+
+
+class HistoryInline(admin.TabularInline):
+    model = ParticipantHistory
+    extra = 0
+    fields = ("at", "step_key", "outcome", "detail")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DeliveryInline(HistoryInline):
+    model = Delivery
+    fields = ("created_at", "step", "channel", "address", "status", "reason", "sent_at")
+    readonly_fields = fields
+
+
+@admin.register(Participant)
+class ParticipantAdmin(ReadOnlyAdmin):
+    list_display = ("contact", "journey", "version", "state", "current_step", "wake_at", "entered_at", "goal_met_at")
+    list_filter = ("state", "journey")
+    list_select_related = ("contact", "journey", "version__journey", "current_step")
+    search_fields = ("=contact__external_id", "=binding_id")
+    inlines = [HistoryInline, DeliveryInline]
+
+
+@admin.register(ParticipantHistory)
+class ParticipantHistoryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "participant", "step_key", "outcome")
+    list_filter = ("outcome",)
+    list_select_related = ("participant__contact", "participant__journey")
+    search_fields = ("=participant__contact__external_id",)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "contact", "channel", "content", "address", "status", "reason", "sent_at")
+    list_filter = ("channel", "status")
+    list_select_related = ("contact", "content")
+    search_fields = ("=contact__external_id", "address", "=provider_message_id")
+
+
+@admin.register(Interaction)
+class InteractionAdmin(ReadOnlyAdmin):
+    list_display = ("at", "delivery", "kind", "url")
+    list_filter = ("kind",)
+    list_select_related = ("delivery",)
+
+
+@admin.register(SendingPolicy)
+class SendingPolicyAdmin(admin.ModelAdmin):
+    list_display = ("channel", "cap_count", "cap_window", "quiet_hours_start", "quiet_hours_end")
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ("contact", "channel", "status", "source", "changed_at")
+    list_filter = ("channel", "status")
+    search_fields = ("=contact__external_id", "contact__email")
+    list_select_related = ("contact",)
+    raw_id_fields = ("contact",)
+
+
+@admin.register(Step)
+class StepAdmin(admin.ModelAdmin):
+    list_display = ("key", "kind", "version", "parent", "path", "position", "content", "duration")
+    list_filter = ("kind",)
+    search_fields = ("key", "version__journey__key")
+    list_select_related = ("version__journey", "parent", "content")
+    raw_id_fields = ("version", "parent", "of_step")

@@ -1,0 +1,66 @@
+from django.db import models
+from django.utils import timezone
+
+from content.models import Channel
+
+
+class Contact(models.Model):
+    """A customer, identified by the website's own id (the `contact.id` of every event)."""
+
+    external_id = models.CharField(max_length=255, unique=True, verbose_name="contact id")
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164, e.g. +15551234567.")
+    push_token = models.TextField(blank=True, help_text="Device token or Web Push subscription.")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Paris.")
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        indexes = [models.Index(fields=["email"], name="contact_email")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class ConsentStatus(models.TextChoices):
+    SUBSCRIBED = "subscribed", "Subscribed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class Consent(models.Model):
+    """A contact's consent to commercial messages on one channel, with where it came from."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=15, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=100, help_text="e.g. unsubscribe link, list-unsubscribe, admin, api.")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "channel"], name="consent_one_per_contact_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} {self.channel}: {self.status}"
+
+
+class Segment(models.Model):
+    """A named audience: contacts whose attributes meet all its conditions."""
+
+    key = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    conditions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
