@@ -1,8 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
+# Each app owns its own routes; this file only mounts them.
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("", include("triggers.urls")),
+    path("", include("content.urls")),
+    path("", include("journeys.urls")),
+    path("analytics/", include("analytics.urls")),
 ]
