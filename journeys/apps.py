@@ -6,4 +6,11 @@ class JourneysConfig(AppConfig):
     verbose_name = "Journeys"
 
     def ready(self) -> None:
-        from journeys import checks  # noqa: F401  (registers the system checks)
+        from journeys import (  # noqa: F401  (content usage check, ESP tracking signal)
+            checks,
+            content_usage,
+            tracking,
+        )
+        from journeys.signals import connect_signals
+
+        connect_signals()

@@ -14,3 +14,15 @@ def _enqueue_after_commit(func: str, *args, group: str) -> None:
 
 def enqueue_dispatch(delivery_id: int) -> None:
     _enqueue_after_commit("journeys.tasks.dispatch_delivery", delivery_id, group="dispatch")
+
+
+def enqueue_process_events(event_ids: list[int]) -> None:
+    _enqueue_after_commit("journeys.tasks.process_events", list(event_ids), group="events")
+
+
+def enqueue_advance_batch(participant_ids: list[int]) -> None:
+    _enqueue_after_commit("journeys.tasks.advance_batch", list(participant_ids), group="advance")
+
+
+def enqueue_sweep() -> None:
+    _enqueue_after_commit("journeys.tasks.advance_participants", group="sweep")

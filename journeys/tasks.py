@@ -2,6 +2,28 @@
 each is harmless to run twice. Enqueue them with journeys.queue (after commit)."""
 
 
+def process_events(event_ids: list[int]) -> int:
+    """React to newly stored events: goals, exits, Yes paths, entries."""
+    from journeys.reactions import process_events as process
+
+    return process(event_ids)
+
+
+def advance_batch(participant_ids: list[int]) -> int:
+    """Advance due participants found by the sweep."""
+    from journeys.sweep import advance_batch as advance
+
+    return advance(participant_ids)
+
+
+def advance_participants() -> str:
+    """The one-minute sweep (a django-q2 schedule): hand due work to the workers."""
+    from journeys.sweep import sweep
+
+    report = sweep()
+    return f"{report.participants_due} due, {report.events_redriven} events and {report.deliveries_redriven} deliveries re-driven"
+
+
 def dispatch_delivery(delivery_id: int) -> None:
     """Send one queued delivery through its channel's backend (at most once)."""
     from journeys.sending import dispatch_delivery as dispatch

@@ -1,0 +1,301 @@
+"""Import and export journey bundles (the JSON format of journeys.definition) to and from
+the database. An import writes everything or, when anything is wrong, nothing."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from content.models import Content, Email, PushNotification, TextMessage
+from triggers.models import Trigger, TriggerAttribute
+
+from .definition import (
+    Bundle,
+    BundleError,
+    Catalogue,
+    ContentSpec,
+    JourneySpec,
+    PathSpec,
+    StepSpec,
+    TriggerSpec,
+    bundle_to_dict,
+    journey_to_dict,
+    parse_bundle,
+)
+from .models import Journey, JourneyVersion, Step, StepKind, VersionState
+from .publishing import PublishError, new_version_number, publish
+
+CONTENT_MODELS = {"email": Email, "text": TextMessage, "push": PushNotification}
+# Bundle field name -> model field name, where they differ.
+CONTENT_FIELD_NAMES = {"html": "html_body", "text": "text_body", "link": "link_url"}
+
+
+@dataclass
+class ImportReport:
+    lines: list[str] = field(default_factory=list)
+
+
+def catalogue_from_database() -> Catalogue:
+    schemas: dict[str, dict[str, str]] = {key: {} for key in Trigger.objects.values_list("key", flat=True)}
+    for key, name, type_ in TriggerAttribute.objects.values_list("trigger__key", "name", "type"):
+        schemas[key][name] = type_
+    return Catalogue(
+        trigger_schemas=schemas,
+        content_channels=dict(Content.objects.values_list("key", "channel")),
+    )
+
+
+def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportReport:
+    """Create or update, by key, the bundle's triggers, content and journeys.
+
+    A journey's settings and steps go to its draft version (created when it has none); an
+    import identical to the current version changes nothing. With `publish_journeys`, each
+    journey's draft is published. Raises BundleError, having written nothing, on any problem.
+    """
+    bundle = parse_bundle(data, catalogue_from_database())
+    _check_against_database(bundle)
+    report = ImportReport()
+    with transaction.atomic():
+        for spec in bundle.triggers:
+            report.lines.append(_save_trigger(spec))
+        for spec in bundle.content:
+            report.lines.append(_save_content(spec))
+        for index, spec in enumerate(bundle.journeys):
+            report.lines.append(_save_journey(spec, index, publish_journeys))
+    return report
+
+
+def _check_against_database(bundle: Bundle) -> None:
+    errors = []
+    builtin = set(Trigger.objects.filter(builtin=True).values_list("key", flat=True))
+    for i, spec in enumerate(bundle.triggers):
+        if spec.key in builtin:
+            errors.append(f"triggers[{i}].key: {spec.key!r} is a built-in trigger and cannot be changed")
+    channels = dict(Content.objects.filter(key__in=[c.key for c in bundle.content]).values_list("key", "channel"))
+    for i, spec in enumerate(bundle.content):
+        if spec.key in channels and channels[spec.key] != spec.channel:
+            errors.append(f"content[{i}].channel: {spec.key!r} exists as {channels[spec.key]} content")
+    if errors:
+        raise BundleError(errors)
+
+
+def _save_trigger(spec: TriggerSpec) -> str:
+    trigger, created = Trigger.objects.update_or_create(
+        key=spec.key, defaults={"name": spec.name, "description": spec.description, "status": spec.status}
+    )
+    trigger.attributes.all().delete()
+    TriggerAttribute.objects.bulk_create(
+        TriggerAttribute(
+            trigger=trigger, name=a.name, type=a.type, required=a.required, description=a.description, position=i
+        )
+        for i, a in enumerate(spec.attributes)
+    )
+    return f"trigger {spec.key}: {'created' if created else 'updated'}"
+
+
+def _save_content(spec: ContentSpec) -> str:
+    model = CONTENT_MODELS[spec.channel]
+    values = {CONTENT_FIELD_NAMES.get(k, k): v for k, v in spec.fields.items()}
+    values.update(name=spec.name, status=spec.status)
+    _, created = model.objects.update_or_create(key=spec.key, defaults=values)
+    return f"content {spec.key}: {'created' if created else 'updated'}"
+
+
+def _save_journey(spec: JourneySpec, index: int, publish_journeys: bool) -> str:
+    journey, created = Journey.objects.update_or_create(
+        key=spec.key, defaults={"name": spec.name, "description": spec.description, "type": spec.type}
+    )
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    draft = journey.versions.filter(state=VersionState.DRAFT).first()
+    published = journey.versions.filter(state=VersionState.PUBLISHED).first()
+    wanted = journey_to_dict(spec)
+    if draft is None and published is not None and journey_to_dict(version_to_spec(published)) == wanted:
+        return f"journey {spec.key}: unchanged (version {published.number} is live)"
+    if draft is None:
+        draft = JourneyVersion.objects.create(journey=journey, number=new_version_number(journey))
+    write_version(draft, spec)
+    outcome = f"journey {spec.key}: {'created' if created else 'updated'}, version {draft.number} draft"
+    if publish_journeys:
+        try:
+            publish(draft)
+        except PublishError as e:
+            raise BundleError([f"journeys[{index}]: cannot publish: {problem}" for problem in e.problems]) from e
+        outcome = f"journey {spec.key}: {'created' if created else 'updated'}, version {draft.number} published"
+    return outcome
+
+
+def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
+    """Replace a draft version's settings and steps with the spec's."""
+    assert version.state == VersionState.DRAFT, "only drafts are written; published versions are history"
+    triggers = {t.key: t for t in Trigger.objects.all()}
+    version.time_zone = spec.time_zone
+    version.start_trigger = triggers.get(spec.start_trigger) if spec.start_trigger else None
+    version.start_conditions = spec.start_conditions
+    version.repeat = spec.repeat
+    version.goal_trigger = triggers.get(spec.goal_trigger) if spec.goal_trigger else None
+    version.goal_target_percent = spec.goal_target_percent
+    version.goal_window = spec.goal_window
+    version.save()
+    version.exit_triggers.set([triggers[key] for key in spec.exit_triggers])
+    # Children before parents is what CASCADE needs; of_step is PROTECT, so clear it first.
+    version.steps.update(of_step=None)
+    version.steps.all().delete()
+    contents = {c.key: c for c in Content.objects.all()}
+    _create_steps(version, spec.steps, None, "", {}, triggers, contents)
+
+
+def _create_steps(version, specs, parent, path, created, triggers, contents) -> None:
+    for position, spec in enumerate(specs):
+        step = Step.objects.create(
+            version=version,
+            key=spec.id,
+            kind=spec.type,
+            parent=parent,
+            path=path,
+            position=position,
+            content=contents.get(spec.content) if spec.content else None,
+            to=spec.to,
+            duration=spec.duration,
+            until=spec.until,
+            trigger=triggers.get(spec.trigger) if spec.trigger else None,
+            of_step=created.get(spec.of_step) if spec.of_step else None,
+            conditions=spec.conditions,
+            paths=[
+                {"name": p.name, **({"percent": p.percent} if spec.type == "split" else {"conditions": p.conditions})}
+                for p in spec.paths
+            ],
+        )
+        created[spec.id] = step
+        for child_path, children in spec.children():
+            _create_steps(version, children, step, child_path, created, triggers, contents)
+
+
+def version_to_spec(version: JourneyVersion) -> JourneySpec:
+    journey = version.journey
+    steps = list(version.steps.select_related("content", "trigger", "of_step"))
+    by_parent: dict[tuple[int | None, str], list[Step]] = {}
+    for step in steps:
+        by_parent.setdefault((step.parent_id, step.path), []).append(step)
+    for siblings in by_parent.values():
+        siblings.sort(key=lambda s: s.position)
+
+    def build(parent_id: int | None, path: str) -> list[StepSpec]:
+        return [to_spec(step) for step in by_parent.get((parent_id, path), [])]
+
+    def to_spec(step: Step) -> StepSpec:
+        spec = StepSpec(
+            id=step.key,
+            type=step.kind,
+            content=step.content.key if step.content else None,
+            to=step.to,
+            duration=step.duration,
+            until=step.until,
+            trigger=step.trigger.key if step.trigger else None,
+            of_step=step.of_step.key if step.of_step else None,
+            conditions=step.conditions,
+        )
+        if step.kind == StepKind.WAIT_FOR:
+            spec.yes, spec.no = build(step.pk, "yes"), build(step.pk, "no")
+        elif step.kind in (StepKind.BRANCH, StepKind.SPLIT):
+            spec.paths = [
+                PathSpec(
+                    name=p.get("name", ""),
+                    conditions=p.get("conditions", []),
+                    percent=p.get("percent"),
+                    steps=build(step.pk, str(i)),
+                )
+                for i, p in enumerate(step.paths)
+            ]
+            if step.kind == StepKind.BRANCH:
+                spec.otherwise = build(step.pk, "otherwise")
+        return spec
+
+    percent = version.goal_target_percent
+    return JourneySpec(
+        key=journey.key,
+        name=journey.name,
+        type=journey.type,
+        description=journey.description,
+        time_zone=version.time_zone,
+        start_trigger=version.start_trigger.key if version.start_trigger else None,
+        start_conditions=version.start_conditions,
+        repeat=version.repeat,
+        segment=version.segment.key if version.segment else None,
+        goal_trigger=version.goal_trigger.key if version.goal_trigger else None,
+        goal_target_percent=(int(percent) if percent == int(percent) else float(percent))
+        if percent is not None
+        else None,
+        goal_window=version.goal_window,
+        exit_triggers=sorted(version.exit_triggers.values_list("key", flat=True)),
+        steps=build(None, ""),
+    )
+
+
+def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
+    """The named journeys (all when none are named), each as its newest version, with the
+    custom triggers and content they use."""
+    journeys = Journey.objects.order_by("key")
+    keys = list(journey_keys)
+    if keys:
+        missing = sorted(set(keys) - set(journeys.filter(key__in=keys).values_list("key", flat=True)))
+        if missing:
+            raise BundleError([f"journeys: no journey with key {key!r}" for key in missing])
+        journeys = journeys.filter(key__in=keys)
+    specs = []
+    for journey in journeys:
+        version = journey.versions.order_by("-number").first()
+        if version is not None:
+            specs.append(version_to_spec(version))
+    trigger_keys, content_keys = set(), set()
+    for spec in specs:
+        trigger_keys.update(filter(None, [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]))
+        for step in _walk(spec.steps):
+            trigger_keys.update(filter(None, [step.trigger]))
+            content_keys.update(filter(None, [step.content]))
+    triggers = (
+        Trigger.objects.filter(key__in=trigger_keys, builtin=False).order_by("key").prefetch_related("attributes")
+    )
+    contents = [c.specific for c in Content.objects.filter(key__in=content_keys).order_by("key")]
+    bundle = Bundle(
+        triggers=[_trigger_spec(t) for t in triggers],
+        content=[_content_spec(c) for c in contents],
+        journeys=specs,
+    )
+    return bundle_to_dict(bundle)
+
+
+def _walk(steps: list[StepSpec]) -> Iterable[StepSpec]:
+    for step in steps:
+        yield step
+        for _, children in step.children():
+            yield from _walk(children)
+
+
+def _trigger_spec(trigger: Trigger) -> TriggerSpec:
+    from .definition import AttributeSpec
+
+    return TriggerSpec(
+        key=trigger.key,
+        name=trigger.name,
+        status=trigger.status,
+        description=trigger.description,
+        attributes=[AttributeSpec(a.name, a.type, a.required, a.description) for a in trigger.attributes.all()],
+    )
+
+
+def _content_spec(content: Content) -> ContentSpec:
+    from .definition import CHANNEL_FIELDS
+
+    model_names = {v: k for k, v in CONTENT_FIELD_NAMES.items()}
+    fields = {}
+    for model_field in content._meta.concrete_fields:
+        name = model_names.get(model_field.name, model_field.name)
+        if name in CHANNEL_FIELDS[content.channel]:
+            value = getattr(content, model_field.name)
+            if value or name in ("subject", "from_email", "body", "title", "html", "text", "purpose"):
+                fields[name] = value
+    if content.description:
+        fields["description"] = content.description
+    return ContentSpec(
+        key=content.key, channel=content.channel, name=content.name, status=content.status, fields=fields
+    )

@@ -1,0 +1,55 @@
+"""Contacts as the website describes them in events: created on first sight, updated with
+whatever fields later events carry."""
+
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from .models import Contact
+
+CONTACT_FIELDS = ("email", "phone", "push_token", "first_name", "last_name", "time_zone")
+
+
+def upsert_contact(external_id: str, fields: Mapping[str, Any] | None) -> Contact:
+    """The contact with this id, created if new, updated with the given fields (blank or
+    missing fields leave what is stored; `attributes` are merged)."""
+    fields = fields or {}
+    contact = Contact.objects.filter(external_id=external_id).first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                return Contact.objects.create(external_id=external_id, **_changes(Contact(), fields))
+        except IntegrityError:  # created meanwhile by a concurrent event
+            contact = Contact.objects.get(external_id=external_id)
+    changes = _changes(contact, fields)
+    if changes:
+        for name, value in changes.items():
+            setattr(contact, name, value)
+        contact.save(update_fields=[*changes, "updated_at"])
+    return contact
+
+
+def _changes(contact: Contact, fields: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and value and value != getattr(contact, name):
+            if name == "time_zone" and not _is_time_zone(value):
+                continue
+            changes[name] = value
+    attributes = fields.get("attributes")
+    if isinstance(attributes, Mapping) and attributes:
+        merged = {**(contact.attributes or {}), **attributes}
+        if merged != contact.attributes:
+            changes["attributes"] = merged
+    return changes
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

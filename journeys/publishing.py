@@ -1,0 +1,179 @@
+"""A journey's lifecycle: publish a version, pause, resume, stop, open a new draft.
+
+Only a clean version goes live: `publish_problems` lists everything that stands in the way,
+each with where it is, so the designer and the import command can show them all at once.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .conditions import condition_problems
+from .durations import MAX_WAIT
+from .models import Journey, JourneyStatus, JourneyVersion, ParticipantState, Step, StepKind, VersionState
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # "start", "goal", "exit", or "step <key>"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class PublishError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class LifecycleError(Exception):
+    pass
+
+
+def new_version_number(journey: Journey) -> int:
+    return (journey.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _schema(trigger) -> dict[str, str]:
+    return dict(trigger.attributes.values_list("name", "type"))
+
+
+def publish_problems(version: JourneyVersion) -> list[Problem]:
+    """Everything that keeps this version from going live (empty when it can)."""
+    problems: list[Problem] = []
+    if version.journey.type == "segment":
+        problems.append(Problem("start", "segment-based journeys are coming; choose a trigger-based journey"))
+    trigger = version.start_trigger
+    if trigger is None:
+        problems.append(Problem("start", "choose the trigger that starts the journey"))
+    else:
+        if not trigger.is_ready:
+            problems.append(Problem("start", f"trigger {trigger.name!r} is not Ready to use"))
+        schema = _schema(trigger)
+        for i, condition in enumerate(version.start_conditions):
+            for field, message in condition_problems(condition, schema):
+                problems.append(Problem("start", f"condition {i + 1} {field}: {message}"))
+    if version.goal_trigger is not None and not version.goal_trigger.is_ready:
+        problems.append(Problem("goal", f"trigger {version.goal_trigger.name!r} is not Ready to use"))
+    if version.goal_trigger is not None and version.goal_target_percent is None:
+        problems.append(Problem("goal", "set the share of people needed for the goal"))
+    for exit_trigger in version.exit_triggers.all():
+        if not exit_trigger.is_ready:
+            problems.append(Problem("exit", f"trigger {exit_trigger.name!r} is not Ready to use"))
+    steps = list(version.steps.select_related("content", "trigger"))
+    if not steps:
+        problems.append(Problem("steps", "add at least one step"))
+    for step in steps:
+        problems.extend(_step_problems(step))
+    return problems
+
+
+def _step_problems(step: Step) -> list[Problem]:
+    where = f"step {step.key}"
+    problems = []
+    if step.is_message:
+        if step.content is None:
+            problems.append(Problem(where, "choose the message to send"))
+        elif not step.content.is_ready:
+            problems.append(
+                Problem(where, f"{step.content.get_channel_display()} {step.content.name!r} is not Ready to send")
+            )
+        elif step.content.channel != step.kind:
+            problems.append(Problem(where, f"{step.content.name!r} is not a {step.get_kind_display()}"))
+        if not step.to:
+            problems.append(Problem(where, "choose the address to send to"))
+    if step.kind in (StepKind.WAIT, StepKind.WAIT_FOR) and step.duration is not None and step.duration > MAX_WAIT:
+        problems.append(Problem(where, "waits are limited to 90 days"))
+    if step.kind == StepKind.WAIT and step.duration is None and step.until is None:
+        problems.append(Problem(where, "set how long to wait"))
+    if step.kind == StepKind.WAIT_FOR:
+        if step.trigger is None:
+            problems.append(Problem(where, "choose the trigger to wait for"))
+        elif not step.trigger.is_ready:
+            problems.append(Problem(where, f"trigger {step.trigger.name!r} is not Ready to use"))
+        else:
+            schema = _schema(step.trigger)
+            for i, condition in enumerate(step.conditions):
+                for field, message in condition_problems(condition, schema):
+                    problems.append(Problem(where, f"condition {i + 1} {field}: {message}"))
+        if step.duration is None:
+            problems.append(Problem(where, "set the time limit"))
+    if step.kind == StepKind.SPLIT and sum(p.get("percent", 0) for p in step.paths) != 100:
+        problems.append(Problem(where, "split percentages must add up to 100"))
+    return problems
+
+
+@transaction.atomic
+def publish(version: JourneyVersion) -> JourneyVersion:
+    """Make a draft version the one new participants enter. Participants of the version it
+    replaces finish that version."""
+    journey = Journey.objects.select_for_update().get(pk=version.journey_id)
+    version = JourneyVersion.objects.select_for_update().get(pk=version.pk)
+    if version.state != VersionState.DRAFT:
+        raise LifecycleError(f"version {version.number} is {version.get_state_display().lower()}, not a draft")
+    problems = publish_problems(version)
+    if problems:
+        raise PublishError(problems)
+    now = timezone.now()
+    journey.versions.filter(state=VersionState.PUBLISHED).update(state=VersionState.REPLACED, replaced_at=now)
+    version.state, version.published_at = VersionState.PUBLISHED, now
+    version.save(update_fields=["state", "published_at"])
+    if journey.status != JourneyStatus.PAUSED:
+        journey.status = JourneyStatus.LIVE
+        journey.save(update_fields=["status", "updated_at"])
+    return version
+
+
+@transaction.atomic
+def pause(journey: Journey) -> None:
+    """Hold participants where they are (their waits keep counting) and take no one new."""
+    _set_status(journey, JourneyStatus.PAUSED, allowed_from={JourneyStatus.LIVE})
+
+
+@transaction.atomic
+def resume(journey: Journey) -> None:
+    """Continue a paused journey; participants whose waits ended meanwhile move on at the next sweep."""
+    _set_status(journey, JourneyStatus.LIVE, allowed_from={JourneyStatus.PAUSED})
+    from .queue import enqueue_sweep
+
+    enqueue_sweep()
+
+
+@transaction.atomic
+def stop(journey: Journey) -> int:
+    """End the journey: every participant still in it is stopped. Returns how many."""
+    from .transitions import stop_participants
+
+    _set_status(journey, JourneyStatus.STOPPED, allowed_from={JourneyStatus.LIVE, JourneyStatus.PAUSED})
+    return stop_participants(journey.participants.filter(state=ParticipantState.ACTIVE), timezone.now())
+
+
+def _set_status(journey: Journey, status: str, allowed_from: set[str]) -> None:
+    locked = Journey.objects.select_for_update().get(pk=journey.pk)
+    if locked.status not in allowed_from:
+        raise LifecycleError(f"a {locked.get_status_display().lower()} journey cannot become {status}")
+    locked.status = status
+    locked.save(update_fields=["status", "updated_at"])
+    journey.status = status
+
+
+@transaction.atomic
+def open_draft(journey: Journey) -> JourneyVersion:
+    """The draft to edit: the existing one, or a copy of the newest version."""
+    from .bundles import version_to_spec, write_version
+
+    Journey.objects.select_for_update().get(pk=journey.pk)
+    draft = journey.versions.filter(state=VersionState.DRAFT).first()
+    if draft is not None:
+        return draft
+    source = journey.versions.order_by("-number").first()
+    draft = JourneyVersion.objects.create(journey=journey, number=new_version_number(journey))
+    if source is not None:
+        write_version(draft, version_to_spec(source))
+        draft.segment = source.segment
+        draft.save(update_fields=["segment"])
+    return draft

@@ -1,0 +1,171 @@
+"""What an accepted event does to journeys: goals, exits, wait-for Yes paths, and entries.
+
+One event is processed in one transaction that ends by marking it processed, so a task
+that runs twice (or a sweep that re-drives a lost one) does nothing the second time.
+Participants are locked in id order before they change, so two events for the same
+contact take turns instead of deadlocking.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from triggers.models import Event
+
+from . import transitions
+from .conditions import all_hold
+from .contacts import upsert_contact
+from .models import (
+    ONCE_EVER,
+    Contact,
+    Delivery,
+    JourneyStatus,
+    JourneyVersion,
+    Participant,
+    ParticipantState,
+    RepeatPolicy,
+    StepKind,
+    VersionState,
+)
+from .runtime import advance, plan_for, take_yes
+
+logger = logging.getLogger(__name__)
+
+# Goal events count for participants who left at most this long ago, whatever a version's
+# own window (bounds the query; versions set windows up to 90 days).
+LONGEST_GOAL_WINDOW = timedelta(days=90)
+
+
+def process_events(event_ids: list[int]) -> int:
+    """Process each event in its own transaction; returns how many were processed now."""
+    processed = 0
+    for event_id in event_ids:
+        try:
+            processed += process_event(event_id)
+        except Exception:
+            # Left unprocessed: the sweep tries again. Other events of the batch go on.
+            logger.exception("processing event %s failed", event_id)
+    return processed
+
+
+def process_event(event_id: int, now: datetime | None = None) -> bool:
+    with transaction.atomic():
+        # Another worker processing the same event holds its lock: skip rather than wait.
+        skip_locked = connection.features.has_select_for_update_skip_locked
+        claim = Event.objects.filter(pk=event_id, processed_at__isnull=True).select_for_update(skip_locked=skip_locked)
+        event = claim.select_related("trigger").first()
+        if event is None:
+            return False
+        now = now or timezone.now()
+        react(event, now)
+        Event.objects.filter(pk=event.pk).update(processed_at=now)
+    return True
+
+
+def react(event: Event, now: datetime) -> None:
+    contact = upsert_contact(event.contact_key, event.contact)
+    _count_goals(event, contact, now)
+    _exit_participants(event, contact, now)
+    _take_yes_paths(event, contact, now)
+    _enter_journeys(event, contact, now)
+
+
+def _same_binding(participant: Participant, event: Event) -> bool:
+    """Later triggers reach an instance when its binding matches, or when either has none."""
+    return not (participant.binding_id and event.binding_id and participant.binding_id != event.binding_id)
+
+
+def _locked(queryset) -> list[Participant]:
+    return list(queryset.select_for_update().order_by("pk"))
+
+
+def _count_goals(event: Event, contact: Contact, now: datetime) -> None:
+    candidates = Participant.objects.filter(
+        contact=contact,
+        goal_met_at__isnull=True,
+        version__goal_trigger=event.trigger_id,
+        entered_at__lte=event.received_at,
+    ).filter(Q(state=ParticipantState.ACTIVE) | Q(finished_at__gte=event.received_at - LONGEST_GOAL_WINDOW))
+    for participant in candidates.select_related("version", "current_step"):
+        if participant.finished_at and participant.finished_at < event.received_at - participant.version.goal_window:
+            continue
+        if _same_binding(participant, event):
+            transitions.mark_goal_met(participant, event, now)
+
+
+def _exit_participants(event: Event, contact: Contact, now: datetime) -> None:
+    active = Participant.objects.filter(
+        contact=contact, state=ParticipantState.ACTIVE, version__exit_triggers=event.trigger_id
+    ).select_related("current_step")
+    for participant in _locked(active):
+        if participant.state == ParticipantState.ACTIVE and _same_binding(participant, event):
+            transitions.exit_journey(participant, event, now)
+
+
+def _take_yes_paths(event: Event, contact: Contact, now: datetime) -> None:
+    waiting = Participant.objects.filter(
+        contact=contact,
+        state=ParticipantState.ACTIVE,
+        current_step__kind=StepKind.WAIT_FOR,
+        current_step__trigger=event.trigger_id,
+        journey__status__in=[JourneyStatus.LIVE, JourneyStatus.PAUSED],
+    ).select_related("version", "contact", "entry_event", "current_step")
+    for participant in _locked(waiting):
+        step = plan_for(participant.version).steps[participant.current_step_id]
+        if _is_awaited(participant, step, event):
+            take_yes(participant, step, event.pk, now)
+
+
+def _is_awaited(participant: Participant, step, event: Event) -> bool:
+    """Whether this event is what the participant waits for at `step`."""
+    if participant.state != ParticipantState.ACTIVE or participant.current_step_id != step.pk:
+        return False
+    if participant.step_started_at is None or event.received_at < participant.step_started_at:
+        return False  # only events after the wait began count
+    if not _same_binding(participant, event):
+        return False
+    if not all_hold(step.conditions, event.attributes):
+        return False
+    if step.of_step_id is not None:
+        # An interaction with the participant's own message at that step, not any email.
+        delivery_id = (
+            Delivery.objects.filter(participant=participant, step_id=step.of_step_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return delivery_id is not None and str(event.attributes.get("delivery_id")) == str(delivery_id)
+    return True
+
+
+def _entry_key(version: JourneyVersion, event: Event) -> str:
+    if version.repeat == RepeatPolicy.NEVER:
+        return ONCE_EVER
+    if version.repeat == RepeatPolicy.IMMEDIATELY:
+        return f"binding:{event.binding_id}" if event.binding_id else f"event:{event.pk}"
+    return ""
+
+
+def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
+    versions = JourneyVersion.objects.filter(
+        state=VersionState.PUBLISHED,
+        journey__status=JourneyStatus.LIVE,
+        start_trigger=event.trigger_id,
+        published_at__lte=event.received_at,  # a journey reacts to events after it went live
+    ).select_related("journey")
+    for version in versions:
+        if not all_hold(version.start_conditions, event.attributes):
+            continue
+        participant = transitions.enter(
+            version=version,
+            contact=contact,
+            event=event,
+            entry_key=_entry_key(version, event),
+            binding_id=event.binding_id,
+            first_step=plan_for(version).first_step,
+            now=now,
+        )
+        if participant is not None:
+            advance(participant, now)

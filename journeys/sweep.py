@@ -1,0 +1,110 @@
+"""The periodic sweep: advance participants whose wait ended, and heal what lost tasks left.
+
+Its cost follows the number of due rows, not the number waiting: every query reads a
+partial index (participants: `participant_due`; events: `event_unprocessed`).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from triggers.models import Event
+
+from . import transitions
+from .models import JourneyStatus, Participant, ParticipantState
+from .runtime import advance
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+MAX_DUE_PER_SWEEP = 200_000
+# An event the doorbell task did not process within this time is re-driven by the sweep;
+# events older than a day are not retried forever.
+EVENT_GRACE = timedelta(seconds=30)
+EVENT_RETRY_HORIZON = timedelta(days=1)
+
+
+@dataclass
+class SweepReport:
+    participants_due: int = 0
+    events_redriven: int = 0
+    deliveries_redriven: int = 0
+
+
+def due_participant_ids(now: datetime, limit: int) -> list[int]:
+    return list(
+        Participant.objects.filter(state=ParticipantState.ACTIVE, wake_at__lte=now, journey__status=JourneyStatus.LIVE)
+        .order_by("wake_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def sweep(now: datetime | None = None, *, inline: bool = False) -> SweepReport:
+    """Find due work and hand it to workers in batches (or do it here with `inline`)."""
+    from .queue import enqueue_advance_batch, enqueue_process_events
+    from .sending import retry_due_deliveries
+
+    now = now or timezone.now()
+    report = SweepReport()
+    ids = due_participant_ids(now, MAX_DUE_PER_SWEEP)
+    report.participants_due = len(ids)
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk = ids[start : start + BATCH_SIZE]
+        if inline:
+            advance_batch(chunk, now)
+        else:
+            enqueue_advance_batch(chunk)
+    stale_events = list(
+        Event.objects.filter(
+            processed_at__isnull=True, received_at__lte=now - EVENT_GRACE, received_at__gte=now - EVENT_RETRY_HORIZON
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:10_000]
+    )
+    report.events_redriven = len(stale_events)
+    for start in range(0, len(stale_events), BATCH_SIZE):
+        chunk = stale_events[start : start + BATCH_SIZE]
+        if inline:
+            from .reactions import process_events
+
+            process_events(chunk)
+        else:
+            enqueue_process_events(chunk)
+    report.deliveries_redriven = retry_due_deliveries(now, limit=10_000)
+    return report
+
+
+def advance_batch(participant_ids: list[int], now: datetime | None = None) -> int:
+    """Advance each due participant in its own transaction; returns how many moved."""
+    moved = 0
+    for participant_id in participant_ids:
+        moved += advance_due(participant_id, now or timezone.now())
+    return moved
+
+
+def advance_due(participant_id: int, now: datetime) -> bool:
+    """Claim one participant if it is still due (another worker or an event may have moved
+    it since the sweep looked) and run it to its next wait."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    with transaction.atomic():
+        participant = (
+            Participant.objects.select_for_update(skip_locked=skip_locked, of=("self",))
+            .filter(
+                pk=participant_id, state=ParticipantState.ACTIVE, wake_at__lte=now, journey__status=JourneyStatus.LIVE
+            )
+            .select_related("version", "contact", "entry_event", "current_step")
+            .first()
+        )
+        if participant is None:
+            return False
+        try:
+            with transaction.atomic():
+                advance(participant, now)
+        except Exception as error:
+            logger.exception("advancing participant %s failed", participant_id)
+            participant.refresh_from_db()
+            transitions.record_failure(participant, f"{type(error).__name__}: {error}", now)
+    return True

@@ -1,0 +1,210 @@
+"""Every change of a participant's state, and nothing else.
+
+Each function writes the participant row and its history row together, inside the caller's
+transaction, on a participant the caller has locked (runtime and reactions take the row
+lock). Nothing else in the code base saves a participant.
+"""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from triggers.models import Event
+
+from .models import (
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    HistoryOutcome,
+    JourneyVersion,
+    Participant,
+    ParticipantHistory,
+    ParticipantState,
+    Step,
+)
+
+# After a failure the participant is looked at again after this many seconds, doubling per
+# attempt up to an hour: one broken row never crash-loops a worker.
+FAILURE_BACKOFF_SECONDS = 30
+FAILURE_BACKOFF_MAX_SECONDS = 3600
+
+
+def _history(
+    participant: Participant, step: Step | None, outcome: str, now: datetime, detail: dict | None = None
+) -> ParticipantHistory:
+    return ParticipantHistory.objects.create(
+        participant=participant,
+        step=step,
+        step_key=step.key if step else "",
+        outcome=outcome,
+        detail=detail or {},
+        at=now,
+    )
+
+
+def enter(
+    *,
+    version: JourneyVersion,
+    contact: Contact,
+    event: Event | None,
+    entry_key: str,
+    binding_id: str,
+    first_step: Step | None,
+    now: datetime,
+) -> Participant | None:
+    """Start a participant at the version's first step. None when the repeat policy's
+    unique constraint says the contact is in (or was in) the journey already."""
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(
+                journey_id=version.journey_id,
+                version=version,
+                contact=contact,
+                entry_event=event,
+                entry_key=entry_key,
+                binding_id=binding_id,
+                entered_at=now,
+                current_step=first_step,
+                step_started_at=now,
+            )
+    except IntegrityError:
+        return None
+    _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None})
+    return participant
+
+
+def arrive(participant: Participant, step: Step, now: datetime) -> None:
+    """Move to a step; the runtime then executes it."""
+    participant.current_step = step
+    participant.step_started_at = now
+    participant.wake_at = None
+    participant.attempts = 0
+    participant.last_error = ""
+    participant.save(update_fields=["current_step", "step_started_at", "wake_at", "attempts", "last_error"])
+
+
+def wait_until(
+    participant: Participant, step: Step, wake_at: datetime, now: datetime, outcome: str, detail: dict
+) -> None:
+    """Stay at the step until `wake_at` (a wait, a wait-for limit, quiet hours)."""
+    participant.wake_at = wake_at
+    participant.save(update_fields=["wake_at"])
+    _history(participant, step, outcome, now, {**detail, "until": wake_at.isoformat()})
+
+
+def record(participant: Participant, step: Step, outcome: str, now: datetime, detail: dict | None = None) -> None:
+    """A step's outcome that does not change where the participant is (sent, yes, no, path)."""
+    _history(participant, step, outcome, now, detail)
+
+
+def complete(participant: Participant, now: datetime) -> None:
+    _finish(participant, ParticipantState.COMPLETED, "completed", now, HistoryOutcome.COMPLETED, {})
+
+
+def exit_journey(participant: Participant, event: Event, now: datetime) -> None:
+    """An exit trigger: the participant leaves at once, wherever it is."""
+    _finish(
+        participant,
+        ParticipantState.EXITED,
+        "exit_trigger",
+        now,
+        HistoryOutcome.EXITED,
+        {"trigger": event.trigger.key, "event": event.pk},
+    )
+
+
+def _finish(participant: Participant, state: str, reason: str, now: datetime, outcome: str, detail: dict) -> None:
+    step = participant.current_step
+    participant.state = state
+    participant.exit_reason = reason
+    participant.finished_at = now
+    participant.wake_at = None
+    participant.save(update_fields=["state", "exit_reason", "finished_at", "wake_at"])
+    # A message still waiting for quiet hours to end is not sent after the participant left.
+    participant.deliveries.filter(status=DeliveryStatus.HELD).update(
+        status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None
+    )
+    _history(participant, step, outcome, now, detail)
+
+
+def stop_participants(participants: QuerySet[Participant], now: datetime) -> int:
+    """A stopped journey ends every active participant, in batches (a journey may have many)."""
+    stopped = 0
+    while True:
+        ids = list(participants.filter(state=ParticipantState.ACTIVE).values_list("pk", flat=True)[:1000])
+        if not ids:
+            return stopped
+        rows = list(
+            Participant.objects.filter(pk__in=ids, state=ParticipantState.ACTIVE).values_list("pk", "current_step_id")
+        )
+        Participant.objects.filter(pk__in=[pk for pk, _ in rows], state=ParticipantState.ACTIVE).update(
+            state=ParticipantState.STOPPED, exit_reason="stopped", finished_at=now, wake_at=None
+        )
+        Delivery.objects.filter(participant_id__in=[pk for pk, _ in rows], status=DeliveryStatus.HELD).update(
+            status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None
+        )
+        ParticipantHistory.objects.bulk_create(
+            ParticipantHistory(participant_id=pk, step_id=step_id, outcome=HistoryOutcome.STOPPED, at=now)
+            for pk, step_id in rows
+        )
+        stopped += len(rows)
+
+
+def mark_goal_met(participant: Participant, event: Event, now: datetime) -> bool:
+    """Count the goal once per participant; True when this event was the one."""
+    changed = Participant.objects.filter(pk=participant.pk, goal_met_at__isnull=True).update(goal_met_at=now)
+    if not changed:
+        return False
+    participant.goal_met_at = now
+    _history(participant, participant.current_step, HistoryOutcome.GOAL_MET, now, {"event": event.pk})
+    return True
+
+
+def record_failure(participant: Participant, error: str, now: datetime) -> None:
+    """Keep the participant where it is and try again later, backing off."""
+    from datetime import timedelta
+
+    attempts = participant.attempts + 1
+    delay = min(FAILURE_BACKOFF_SECONDS * 2 ** (attempts - 1), FAILURE_BACKOFF_MAX_SECONDS)
+    Participant.objects.filter(pk=participant.pk).update(
+        attempts=attempts, last_error=error[:2000], wake_at=now + timedelta(seconds=delay)
+    )
+    _history(
+        participant, participant.current_step, HistoryOutcome.ERROR, now, {"error": error[:500], "attempt": attempts}
+    )
+
+
+def create_delivery(
+    participant: Participant,
+    step: Step,
+    *,
+    address: str,
+    status: str,
+    reason: str,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> Delivery:
+    """The participant's one delivery for this message step (unique in the schema)."""
+    content = step.content
+    return Delivery.objects.create(
+        participant=participant,
+        step=step,
+        contact_id=participant.contact_id,
+        channel=content.channel,
+        content=content,
+        commercial=content.purpose == "commercial",
+        address=address,
+        status=status,
+        reason=reason,
+        next_attempt_at=next_attempt_at,
+        created_at=now,
+    )
+
+
+def update_held_delivery(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:
+    """A message held for quiet hours is released (queued) or, on a second look, blocked."""
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.HELD).update(
+        status=status, reason=reason, next_attempt_at=next_attempt_at
+    )
+    delivery.status, delivery.reason, delivery.next_attempt_at = status, reason, next_attempt_at
