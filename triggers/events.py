@@ -5,17 +5,35 @@ clicks, deliveries) all come through here, so idempotency and the after-commit a
 work the same way for every source.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Event, Trigger
 from .signals import events_stored
+from .validation import ValidatedEvent
 
 INTERNAL_SOURCE = "internal"
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What happened to one validated event: stored now, stored before, or a conflicting body."""
+
+    outcome: Outcome
+    id: int
+    event_id: str | None
 
 
 def announce_after_commit(event_ids: list[int]) -> None:
@@ -57,3 +75,111 @@ def raise_internal(
         raise
     announce_after_commit([event.pk])
     return event
+
+
+# Columns written by the public API, in the order of the INSERT below.
+_COLUMNS = (
+    "trigger",
+    "source",
+    "event_id",
+    "contact_key",
+    "contact",
+    "attributes",
+    "binding_id",
+    "timestamp",
+    "received_at",
+    "body_hash",
+)
+
+
+def store_events(source: str, events: Sequence[ValidatedEvent]) -> list[Stored]:
+    """Store validated events from one source in one transaction; the public API's entry point.
+
+    Idempotency is the database's job: the rows go in with one `INSERT … ON CONFLICT DO NOTHING
+    RETURNING`, so an event whose (source, event_id) exists is skipped by the unique constraint
+    even when two requests race (PostgreSQL makes the second wait for the first to commit).
+    Skipped events are then read back: the same body is a duplicate, another body a conflict.
+    Only the newly stored events are announced, after commit. Results follow `events`' order.
+    """
+    if not events:
+        return []
+    received_at = timezone.now()
+    with transaction.atomic():
+        inserted = _insert_ignoring_conflicts(source, events, received_at)
+        results = _classify(source, events, inserted)
+        announce_after_commit([r.id for r in results if r.outcome is Outcome.ACCEPTED])
+    return results
+
+
+def _insert_ignoring_conflicts(
+    source: str, events: Sequence[ValidatedEvent], received_at: datetime
+) -> dict[str | int, int]:
+    """Insert, skipping events that break the (source, event_id) constraint.
+
+    Returns the new ids, keyed by event_id, or by position for events without an event_id.
+    """
+    fields = [Event._meta.get_field(name) for name in _COLUMNS]
+    rows = []
+    for event in events:
+        values = (
+            event.trigger_id,
+            source,
+            event.event_id,
+            event.contact_key,
+            event.contact,
+            event.attributes,
+            event.binding_id,
+            event.timestamp,
+            received_at,
+            event.body_hash,
+        )
+        rows.append([f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)])
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    # Both PostgreSQL and SQLite (3.35+) support ON CONFLICT DO NOTHING … RETURNING.
+    sql = (
+        f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {placeholders} "
+        f"ON CONFLICT DO NOTHING RETURNING {quote('id')}, {quote('event_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+        returned = cursor.fetchall()
+    inserted: dict[str | int, int] = {pk_event_id: pk for pk, pk_event_id in returned if pk_event_id is not None}
+    # RETURNING's row order is not promised, but ids grow in the order rows are inserted:
+    # sorted, they pair with the positions of the events that had no event_id.
+    anonymous_ids = sorted(pk for pk, event_id in returned if event_id is None)
+    positions = [index for index, event in enumerate(events) if event.event_id is None]
+    inserted.update(zip(positions, anonymous_ids, strict=True))
+    return inserted
+
+
+def _classify(source: str, events: Sequence[ValidatedEvent], inserted: dict[str | int, int]) -> list[Stored]:
+    skipped = {e.event_id for e in events if e.event_id is not None and e.event_id not in inserted}
+    existing = {
+        event_id: (pk, body_hash)
+        for pk, event_id, body_hash in Event.objects.filter(source=source, event_id__in=skipped).values_list(
+            "id", "event_id", "body_hash"
+        )
+    }
+    results: list[Stored] = []
+    claimed: set[str] = set()
+    for index, event in enumerate(events):
+        if event.event_id is None:
+            results.append(Stored(Outcome.ACCEPTED, inserted[index], None))
+        elif event.event_id in inserted and event.event_id not in claimed:
+            # The first of repeated event ids within one request is the stored one.
+            claimed.add(event.event_id)
+            results.append(Stored(Outcome.ACCEPTED, inserted[event.event_id], event.event_id))
+        else:
+            pk, stored_hash = existing.get(event.event_id) or _same_request(events, index, inserted)
+            outcome = Outcome.DUPLICATE if stored_hash == event.body_hash else Outcome.CONFLICT
+            results.append(Stored(outcome, pk, event.event_id))
+    return results
+
+
+def _same_request(events: Sequence[ValidatedEvent], index: int, inserted: dict[str | int, int]) -> tuple[int, str]:
+    """The earlier event of this request that took this event_id."""
+    event_id = events[index].event_id
+    first = next(e for e in events[:index] if e.event_id == event_id)
+    return inserted[event_id], first.body_hash

@@ -23,6 +23,8 @@ BUILTIN_TRIGGERS = {
     "email_bounced": "Email bounced",
     "text_delivered": "Text message delivered",
     "push_opened": "Push notification opened",
+    # Segment `identify` calls are stored as events of this trigger (traits -> contact fields).
+    "identify": "Contact identified",
 }
 
 attribute_path_validator = RegexValidator(
@@ -175,3 +177,34 @@ class ApiKey(models.Model):
         """A new raw key with its prefix and hash. The raw key is never stored."""
         raw = "jk_" + secrets.token_urlsafe(32)
         return raw, raw[:11], hash_api_key(raw)
+
+
+class RateLimitBucket(models.Model):
+    """Rate-limit state of one API key when no Redis is configured (the database fallback).
+
+    `tat` is the generic cell rate algorithm's "theoretical arrival time" in seconds since the
+    epoch: one float per key, moved forward with a single conditional UPDATE, so every web
+    process shares it. With REDIS_URL set the same state lives in Redis instead.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    tat = models.FloatField()
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class DailyQuotaUsage(models.Model):
+    """Events accepted for one trigger on one UTC day, when no Redis is configured."""
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "day"], name="daily_quota_usage_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger_id} on {self.day}: {self.count}"

@@ -1,0 +1,68 @@
+"""One error shape for every answer that is not a success (documented in docs/api.md):
+
+    {"code": "invalid_event", "message": "…", "errors": [{"field": "…", "code": "…", "message": "…"}]}
+
+`errors` lists per-field problems when there are any.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from triggers.validation import FieldError
+
+
+class ApiError(Exception):
+    """Raised by the request-reading helpers; turned into an error response by the views."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        errors: Iterable[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+    def response(self) -> Response:
+        return error_response(self.status_code, self.code, self.message, self.errors, self.headers)
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    errors: Iterable[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
+    field_errors = [error.as_dict() for error in errors]
+    if field_errors:
+        body["errors"] = field_errors
+    return Response(body, status=status_code, headers=dict(headers or {}))
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's own errors (401, 403, 405 …) in the same shape as ours."""
+    if isinstance(exc, ApiError):
+        return exc.response()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and code == "not_authenticated":
+        detail = "Authentication required: send your API key as 'Authorization: Bearer <key>'."
+    response.data = {"code": code, "message": detail}
+    return response

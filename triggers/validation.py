@@ -1,0 +1,417 @@
+"""Validation of incoming events against a trigger's typed schema: pure functions, no database.
+
+The view loads the schemas of the triggers a request names (`TriggerSchema`) and hands each
+event payload to `validate_event`, which returns either a `ValidatedEvent` ready to store or
+the list of `FieldError`s to answer with. Every rule of the public API lives here, so it is
+unit-tested without a database and documented in docs/api.md.
+"""
+
+import hashlib
+import json
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+# Limits from the product brief. They protect the journeys engine (which reads attributes in
+# conditions) and the event store from payloads no website legitimately sends.
+MAX_ATTRIBUTES = 100
+MAX_DEPTH = 5
+MAX_STRING_LENGTH = 1000
+MAX_EVENT_BYTES = 32 * 1024
+MAX_REQUEST_BYTES = 512 * 1024
+MAX_BATCH_EVENTS = 500
+
+EVENT_FIELDS = ("trigger", "event_id", "contact", "attributes", "timestamp", "binding_id")
+CONTACT_TEXT_FIELDS = {"email": 254, "phone": 32, "push_token": 4096, "first_name": 100, "last_name": 100}
+CONTACT_FIELDS = ("id", *CONTACT_TEXT_FIELDS, "time_zone", "attributes")
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+
+# How each attribute type is described in error messages, as a developer reads JSON.
+TYPE_NAMES = {
+    "text": "text (a JSON string)",
+    "number": "number",
+    "boolean": "boolean (true or false)",
+    "datetime": "date and time (an ISO 8601 string such as 2026-11-28T12:00:00Z)",
+    "object": "object",
+    "list": "list",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field. `field` is a dotted path into the event (`attributes.cart.currency`)."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    name: str  # dotted path, e.g. cart.currency
+    type: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TriggerSchema:
+    """What validation needs to know about a trigger, loaded once per request."""
+
+    id: int
+    key: str
+    name: str
+    ready: bool
+    builtin: bool
+    attributes: tuple[AttributeSpec, ...] = ()
+    daily_quota: int | None = None
+
+    @property
+    def by_path(self) -> dict[str, AttributeSpec]:
+        return {spec.name: spec for spec in self.attributes}
+
+
+@dataclass(frozen=True)
+class ValidatedEvent:
+    """An event that passed every rule, in the shape of an `Event` row."""
+
+    trigger_id: int
+    trigger_key: str
+    event_id: str | None
+    contact_key: str
+    contact: dict[str, Any]
+    attributes: dict[str, Any]
+    binding_id: str
+    timestamp: datetime | None
+    body_hash: str = field(default="")
+
+
+@dataclass
+class _Errors:
+    items: list[FieldError] = field(default_factory=list)
+
+    def add(self, path: str, code: str, message: str) -> None:
+        self.items.append(FieldError(path, code, message))
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON: how an event's size is measured against the limit."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 date and time; without an offset it is taken as UTC. None if unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def body_hash(event: Mapping[str, Any]) -> str:
+    """Fingerprint of what an event says, to tell a retry (same body) from a conflict (409)."""
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_event(
+    payload: Any, schemas: Mapping[str, TriggerSchema], *, allow_builtin: bool = False
+) -> ValidatedEvent | list[FieldError]:
+    """Check one event payload of POST /api/v1/events against its trigger's schema.
+
+    `schemas` maps trigger keys to their schema (unknown keys are simply absent).
+    `allow_builtin` is only for the Segment `identify` call, stored as the built-in trigger.
+    Returns the validated event, or every error found (not only the first), so a developer
+    fixes a payload in one round.
+    """
+    errors = _Errors()
+    if not isinstance(payload, dict):
+        errors.add("", "not_an_object", "An event must be a JSON object.")
+        return errors.items
+    if json_size(payload) > MAX_EVENT_BYTES:
+        errors.add("", "too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KB of JSON.")
+        return errors.items
+    for name in payload:
+        if name not in EVENT_FIELDS:
+            errors.add(name, "unknown_field", f"Unknown field; an event has {', '.join(EVENT_FIELDS)}.")
+
+    schema = _check_trigger(payload.get("trigger"), schemas, errors, allow_builtin=allow_builtin)
+    event_id = _optional_text(payload, "event_id", 200, errors)
+    binding_id = _optional_text(payload, "binding_id", 255, errors) or ""
+    timestamp = None
+    if payload.get("timestamp") is not None:
+        timestamp = parse_timestamp(payload["timestamp"])
+        if timestamp is None:
+            errors.add(
+                "timestamp", "invalid_datetime", "Expected an ISO 8601 date and time, e.g. 2026-11-28T12:00:00Z."
+            )
+    contact = validate_contact(payload.get("contact"), errors)
+    attributes = payload.get("attributes", {})
+    if attributes is None:
+        attributes = {}
+    if not isinstance(attributes, dict):
+        errors.add("attributes", "wrong_type", "Expected an object of attributes.")
+    elif schema is not None:
+        validate_attributes(attributes, schema, errors)
+
+    if errors.items or schema is None or contact is None:
+        return errors.items
+    contact_key = contact.pop("id")
+    fingerprint = {
+        "trigger": schema.key,
+        "contact": {"id": contact_key, **contact},
+        "attributes": attributes,
+        "binding_id": binding_id,
+        "timestamp": timestamp.isoformat() if timestamp else None,
+    }
+    return ValidatedEvent(
+        trigger_id=schema.id,
+        trigger_key=schema.key,
+        event_id=event_id,
+        contact_key=contact_key,
+        contact=contact,
+        attributes=attributes,
+        binding_id=binding_id,
+        timestamp=timestamp,
+        body_hash=body_hash(fingerprint),
+    )
+
+
+def _check_trigger(
+    key: Any, schemas: Mapping[str, TriggerSchema], errors: _Errors, *, allow_builtin: bool
+) -> TriggerSchema | None:
+    if key is None or key == "":
+        errors.add("trigger", "required", "The trigger's key is required, e.g. abandoned_cart.")
+        return None
+    if not isinstance(key, str):
+        errors.add("trigger", "wrong_type", "Expected the trigger's key as text.")
+        return None
+    schema = schemas.get(key)
+    if schema is None:
+        errors.add("trigger", "unknown_trigger", f"No trigger has the key {key!r}; create it in the admin first.")
+        return None
+    if schema.builtin and not allow_builtin:
+        errors.add("trigger", "builtin_trigger", f"{key!r} is a built-in trigger raised by the product itself.")
+        return None
+    if not schema.ready:
+        errors.add("trigger", "not_ready", f"The trigger {key!r} is a draft; move it to Ready to use in the admin.")
+        return None
+    return schema
+
+
+def _optional_text(payload: Mapping[str, Any], name: str, max_length: int, errors: _Errors) -> str | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        errors.add(name, "wrong_type", "Expected text.")
+        return None
+    value = str(value)
+    if not value:
+        errors.add(name, "blank", "May not be empty; leave the field out instead.")
+        return None
+    if len(value) > max_length:
+        errors.add(name, "too_long", f"At most {max_length} characters.")
+        return None
+    return value
+
+
+def validate_contact(contact: Any, errors: _Errors) -> dict[str, Any] | None:
+    """The contact fields of an event. Returns them cleaned (with `id`), or None on errors."""
+    if contact is None:
+        errors.add("contact", "required", 'The contact is required, at least {"id": "<your customer id>"}.')
+        return None
+    if not isinstance(contact, dict):
+        errors.add("contact", "wrong_type", 'Expected an object such as {"id": "cust-42"}.')
+        return None
+    before = len(errors.items)
+    cleaned: dict[str, Any] = {}
+    for name in contact:
+        if name not in CONTACT_FIELDS:
+            errors.add(f"contact.{name}", "unknown_field", f"Unknown contact field; use {', '.join(CONTACT_FIELDS)}.")
+    contact_id = contact.get("id")
+    if contact_id is None or contact_id == "":
+        errors.add("contact.id", "required", "Your own id for this customer is required.")
+    elif isinstance(contact_id, bool) or not isinstance(contact_id, str | int):
+        errors.add("contact.id", "wrong_type", "Expected text.")
+    elif len(str(contact_id)) > 255:
+        errors.add("contact.id", "too_long", "At most 255 characters.")
+    else:
+        cleaned["id"] = str(contact_id)
+    for name, max_length in CONTACT_TEXT_FIELDS.items():
+        value = contact.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            errors.add(f"contact.{name}", "wrong_type", "Expected text.")
+        elif len(value) > max_length:
+            errors.add(f"contact.{name}", "too_long", f"At most {max_length} characters.")
+        else:
+            cleaned[name] = value
+    if "email" in cleaned:
+        try:
+            validate_email(cleaned["email"])
+        except ValidationError:
+            errors.add("contact.email", "invalid_email", "Not a valid email address.")
+    if "phone" in cleaned and not E164.match(cleaned["phone"]):
+        errors.add("contact.phone", "invalid_phone", "Expected an E.164 number: + and country code, e.g. +15551234567.")
+    time_zone = contact.get("time_zone")
+    if time_zone is not None:
+        if not isinstance(time_zone, str) or time_zone not in _time_zones():
+            errors.add("contact.time_zone", "invalid_time_zone", "Expected an IANA time zone name, e.g. Europe/Paris.")
+        else:
+            cleaned["time_zone"] = time_zone
+    traits = contact.get("attributes")
+    if traits is not None:
+        if not isinstance(traits, dict):
+            errors.add("contact.attributes", "wrong_type", "Expected an object of extra contact attributes.")
+        else:
+            check_limits(traits, "contact.attributes", errors)
+            cleaned["attributes"] = traits
+    return None if len(errors.items) > before else cleaned
+
+
+def check_limits(value: dict[str, Any], path: str, errors: _Errors) -> None:
+    """The generic limits: at most 100 attributes, 5 levels of nesting, 1,000 characters a string."""
+    count = 0
+    too_deep = False
+
+    def walk(node: Any, node_path: str, depth: int) -> None:
+        nonlocal count, too_deep
+        if depth > MAX_DEPTH:
+            if not too_deep:
+                errors.add(node_path, "too_deep", f"Nested deeper than {MAX_DEPTH} levels.")
+            too_deep = True
+            return
+        if isinstance(node, dict):
+            for key, child in node.items():
+                count += 1
+                walk(child, f"{node_path}.{key}", depth + 1)
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{node_path}[{index}]", depth + 1)
+        elif isinstance(node, str) and len(node) > MAX_STRING_LENGTH:
+            errors.add(node_path, "too_long", f"A text value may be at most {MAX_STRING_LENGTH} characters.")
+
+    for key, child in value.items():
+        count += 1
+        walk(child, f"{path}.{key}", 1)
+    if count > MAX_ATTRIBUTES:
+        errors.add(
+            path, "too_many_attributes", f"At most {MAX_ATTRIBUTES} attributes (counting nested ones), got {count}."
+        )
+
+
+def validate_attributes(attributes: dict[str, Any], schema: TriggerSchema, errors: _Errors) -> None:
+    """Attributes against the trigger's declared ones: types, required, nothing undeclared.
+
+    Nested attributes are declared as dotted paths under an `object` attribute (`cart.currency`
+    under `cart`); an object with no declared children accepts any content.
+    """
+    before = len(errors.items)
+    check_limits(attributes, "attributes", errors)
+    if len(errors.items) > before:
+        return  # Type checks on a payload over the limits would only add noise.
+    specs = schema.by_path
+    children = _children(specs)
+    _check_object(attributes, "", specs, children, schema, errors)
+
+
+def _children(specs: Mapping[str, AttributeSpec]) -> dict[str, set[str]]:
+    """Declared child names per object path ("" is the top level)."""
+    tree: dict[str, set[str]] = {}
+    for path in specs:
+        parent, _, name = path.rpartition(".")
+        tree.setdefault(parent, set()).add(name)
+    return tree
+
+
+def _check_object(
+    value: dict[str, Any],
+    prefix: str,
+    specs: Mapping[str, AttributeSpec],
+    children: Mapping[str, set[str]],
+    schema: TriggerSchema,
+    errors: _Errors,
+) -> None:
+    declared = children.get(prefix, set())
+    for name, child in value.items():
+        path = f"{prefix}.{name}" if prefix else name
+        spec = specs.get(path)
+        if spec is None:
+            known = ", ".join(sorted(declared)) or "none"
+            errors.add(
+                f"attributes.{path}",
+                "unknown_attribute",
+                f"The trigger {schema.key!r} has no attribute {path!r} (declared here: {known}).",
+            )
+            continue
+        if child is None:
+            if spec.required:
+                errors.add(f"attributes.{path}", "required", f"Required {TYPE_NAMES[spec.type]}, got null.")
+            continue
+        if not _has_type(child, spec.type):
+            errors.add(
+                f"attributes.{path}",
+                "wrong_type",
+                f"Expected {TYPE_NAMES[spec.type]}, got {_json_type(child)}.",
+            )
+            continue
+        if spec.type == "object" and path in children:
+            _check_object(child, path, specs, children, schema, errors)
+    for name in sorted(declared):
+        path = f"{prefix}.{name}" if prefix else name
+        spec = specs[path]
+        if spec.required and name not in value:
+            errors.add(f"attributes.{path}", "required", f"Required attribute ({TYPE_NAMES[spec.type]}) is missing.")
+
+
+def _has_type(value: Any, type_: str) -> bool:
+    if type_ == "text":
+        return isinstance(value, str)
+    if type_ == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if type_ == "boolean":
+        return isinstance(value, bool)
+    if type_ == "datetime":
+        return parse_timestamp(value) is not None
+    if type_ == "object":
+        return isinstance(value, dict)
+    if type_ == "list":
+        return isinstance(value, list)
+    return False
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def trigger_keys(payloads: Iterable[Any]) -> set[str]:
+    """The trigger keys a request names, to load their schemas in one query."""
+    return {p["trigger"] for p in payloads if isinstance(p, dict) and isinstance(p.get("trigger"), str)}
