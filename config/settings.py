@@ -139,6 +139,24 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Journeys <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Text messages and push notifications: the EMAIL_BACKEND pattern (content.backends).
+TEXT_BACKEND = env.str("TEXT_BACKEND", default="content.backends.common.ConsoleBackend")
+PUSH_BACKEND = env.str("PUSH_BACKEND", default="content.backends.common.ConsoleBackend")
+MESSAGES_FILE_PATH = env.str("MESSAGES_FILE_PATH", default=str(BASE_DIR / "sent-messages.jsonl"))
+PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:noreply@localhost")
+WEBPUSH_TTL = env.int("WEBPUSH_TTL", default=24 * 3600)
+# Status callbacks from SMS and push providers are signed with this secret (HMAC-SHA256 of
+# the body); empty disables the webhook.
+PROVIDER_WEBHOOK_SECRET = env.str("PROVIDER_WEBHOOK_SECRET", default="")
+# Sending: attempts before a transient provider error becomes a failure.
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=5)
+
 # --- Auth, i18n, static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

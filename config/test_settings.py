@@ -8,6 +8,9 @@ from config.settings import Q_CLUSTER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TEXT_BACKEND = "content.backends.common.LocmemTextBackend"
+PUSH_BACKEND = "content.backends.common.LocmemPushBackend"
+PROVIDER_WEBHOOK_SECRET = "test-webhook-secret"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["*"]

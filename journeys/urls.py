@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import tracking_views
+
+app_name = "journeys"
+
+urlpatterns = [
+    path("t/o/<str:token>.gif", tracking_views.track_open, name="track-open"),
+    path("t/c/<str:token>", tracking_views.track_click, name="track-click"),
+    path("u/<str:token>", tracking_views.unsubscribe, name="unsubscribe"),
+    path("webhooks/messages/status", tracking_views.provider_status, name="provider-status"),
+]

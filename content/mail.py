@@ -1,0 +1,163 @@
+"""Emails: render a message, add tracking, and send it through Django's email framework.
+
+Any EMAIL_BACKEND works (SMTP, console, file, an ESP through django-anymail). Tracking is
+passed in as plain values and a function (content knows nothing of journeys): an open pixel
+URL appended to the HTML, and a `track_link` that turns each http(s) link into its signed
+click URL.
+"""
+
+import html as html_lib
+import re
+import smtplib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formataddr
+from typing import Any
+
+from django.core.mail import EmailMultiAlternatives
+
+from .errors import PermanentSendError, TransientSendError
+from .models import Email
+from .rendering import render
+
+# href="…" or href='…' inside an <a> tag; the value is HTML-escaped in the source.
+LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+BODY_START = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+    from_email: str
+    reply_to: str
+    preheader: str
+
+
+def render_email(email: Email, context: Mapping[str, Any]) -> RenderedEmail:
+    """Render every part of an email; raises TemplateSyntaxError or RenderError."""
+    from_email = formataddr((email.from_name, email.from_email)) if email.from_name else email.from_email
+    return RenderedEmail(
+        # A subject is one line: a newline in personal data would break the header.
+        subject=" ".join(render(email.subject, context, html=False).split()),
+        html=render(email.html_body, context, html=True),
+        text=render(email.text_body, context, html=False),
+        from_email=from_email,
+        reply_to=email.reply_to,
+        preheader=" ".join(render(email.preheader, context, html=False).split()),
+    )
+
+
+def rewrite_links(html: str, track_link: Callable[[str], str]) -> str:
+    """Replace each http(s) link target with `track_link(url)`; other links stay as they are."""
+
+    def replace(match: re.Match) -> str:
+        url = html_lib.unescape(match.group(3)).strip()
+        if not url.lower().startswith(("http://", "https://")):
+            return match.group(0)
+        tracked = track_link(url)
+        return f"{match.group(1)}{match.group(2)}{html_lib.escape(tracked, quote=True)}{match.group(2)}"
+
+    return LINK.sub(replace, html)
+
+
+def add_open_pixel(html: str, pixel_url: str) -> str:
+    pixel = (
+        f'<img src="{html_lib.escape(pixel_url, quote=True)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0" />'
+    )
+    if BODY_END.search(html):
+        return BODY_END.sub(lambda m: pixel + m.group(0), html, count=1)
+    return html + pixel
+
+
+def add_preheader(html: str, preheader: str) -> str:
+    if not preheader:
+        return html
+    hidden = f'<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">{html_lib.escape(preheader)}</div>'
+    if BODY_START.search(html):
+        return BODY_START.sub(lambda m: m.group(0) + hidden, html, count=1)
+    return hidden + html
+
+
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    to: str,
+    headers: Mapping[str, str] | None = None,
+    pixel_url: str = "",
+    track_link: Callable[[str], str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    html = add_preheader(rendered.html, rendered.preheader)
+    if track_link:
+        html = rewrite_links(html, track_link)
+    if pixel_url:
+        html = add_open_pixel(html, pixel_url)
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=rendered.from_email,
+        to=[to],
+        reply_to=[rendered.reply_to] if rendered.reply_to else None,
+        headers=dict(headers or {}),
+    )
+    message.attach_alternative(html, "text/html")
+    if metadata:
+        # django-anymail sends this to the ESP and hands it back in tracking events;
+        # other backends ignore the attribute.
+        message.metadata = dict(metadata)
+    return message
+
+
+def send_message(message: EmailMultiAlternatives) -> str:
+    """Send through EMAIL_BACKEND; returns the provider's message id (or our Message-ID).
+
+    Translates backend errors into TransientSendError / PermanentSendError.
+    """
+    try:
+        message.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as error:
+        raise PermanentSendError(f"Recipient refused: {_smtp_detail(error.recipients)}") from error
+    except smtplib.SMTPResponseException as error:
+        reason = f"SMTP {error.smtp_code}: {_decode(error.smtp_error)}"
+        # 4xx is "try again later" in SMTP; 5xx is final.
+        if 400 <= error.smtp_code < 500:
+            raise TransientSendError(reason) from error
+        raise PermanentSendError(reason) from error
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        raise TransientSendError(f"Mail server unreachable: {error}") from error
+    except Exception as error:
+        classified = _classify_anymail(error)
+        if classified is error:
+            raise
+        raise classified from error
+    status = getattr(message, "anymail_status", None)
+    if status is not None and getattr(status, "message_id", None):
+        return str(status.message_id)
+    return message.extra_headers.get("Message-ID", "")
+
+
+def _classify_anymail(error: Exception) -> Exception:
+    try:
+        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+    except ImportError:  # pragma: no cover - anymail is a dependency
+        return error
+    if isinstance(error, AnymailRecipientsRefused):
+        return PermanentSendError(f"Recipient refused: {error}")
+    if isinstance(error, AnymailAPIError):
+        status = getattr(error, "status_code", None)
+        if status is None or status == 429 or status >= 500:
+            return TransientSendError(f"Email provider error: {error}")
+        return PermanentSendError(f"Email provider refused the message: {error}")
+    return error
+
+
+def _smtp_detail(recipients: dict) -> str:
+    return "; ".join(f"{address} ({code} {_decode(text)})" for address, (code, text) in recipients.items())
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,133 @@
+"""Decide whether a message may go now: address, readiness, consent, frequency cap, quiet hours.
+
+The engine calls `decide` when a participant reaches a message step (and again when a
+held participant wakes), then writes the delivery itself: queued, blocked with the reason,
+or held until `until`. At most two queries: the channel's policy, and one row for the
+contact with its consent and its recent commercial messages counted by subqueries.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from content.models import Content, Purpose
+
+from .models import BlockReason, Consent, ConsentStatus, Contact, Delivery, DeliveryStatus, SendingPolicy
+
+# Statuses that mean "sent, or about to be": they count toward the cap. Held, blocked and
+# failed messages never reached the contact.
+CAPPED_STATUSES = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.OPENED,
+    DeliveryStatus.CLICKED,
+    DeliveryStatus.BOUNCED,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Literal["send", "block", "hold"]
+    reason: str = ""  # a journeys.models.BlockReason value when blocked
+    until: datetime | None = None  # when held: the UTC moment quiet hours end
+
+
+SEND = Decision("send")
+
+
+def decide(*, contact: Contact, content: Content, address: str, journey_time_zone: str, now: datetime) -> Decision:
+    """Whether `content` may be sent to `contact` at `address` now, and if not, why or until when."""
+    if not address.strip():
+        return Decision("block", BlockReason.NO_ADDRESS)
+    if not content.is_ready:
+        return Decision("block", BlockReason.CONTENT_NOT_READY)
+    channel = content.channel
+    policy = SendingPolicy.objects.filter(channel=channel).first()
+    if content.purpose == Purpose.COMMERCIAL:
+        unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
+        if unsubscribed:
+            return Decision("block", BlockReason.UNSUBSCRIBED)
+        if policy and policy.cap_count is not None and recent >= policy.cap_count:
+            return Decision("block", BlockReason.FREQUENCY_CAP)
+    if policy and policy.quiet_hours_start is not None and policy.quiet_hours_end is not None:
+        zone = contact_zone(contact.time_zone, journey_time_zone)
+        end = quiet_hours_end(now, zone, policy.quiet_hours_start, policy.quiet_hours_end)
+        if end is not None:
+            return Decision("hold", until=end)
+    return SEND
+
+
+def _consent_and_recent_count(
+    contact: Contact, channel: str, policy: SendingPolicy | None, now: datetime
+) -> tuple[bool, int]:
+    """One query: is the contact unsubscribed on `channel`, and how many commercial messages
+    did it get (or is about to get) in the policy's rolling window."""
+    unsubscribed = Exists(
+        Consent.objects.filter(contact=OuterRef("pk"), channel=channel, status=ConsentStatus.UNSUBSCRIBED)
+    )
+    if policy and policy.cap_count is not None:
+        since = now - policy.cap_window
+        # Sent messages count by sent_at (the index delivery_contact_channel_sent); queued
+        # ones have no sent_at yet and count by when they were queued.
+        recent = (
+            Delivery.objects.filter(
+                contact=OuterRef("pk"), channel=channel, commercial=True, status__in=CAPPED_STATUSES
+            )
+            .filter(Q(sent_at__gte=since) | Q(sent_at__isnull=True, created_at__gte=since))
+            .order_by()
+            .values("contact")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        recent_count = Coalesce(Subquery(recent, output_field=IntegerField()), Value(0))
+    else:
+        recent_count = Value(0, output_field=IntegerField())
+    row = Contact.objects.filter(pk=contact.pk).values_list(unsubscribed, recent_count).first()
+    if row is None:
+        return False, 0
+    return bool(row[0]), int(row[1])
+
+
+def contact_zone(contact_time_zone: str, journey_time_zone: str) -> ZoneInfo:
+    """The contact's time zone, else the journey's, else UTC (an unknown name falls through)."""
+    for name in (contact_time_zone, journey_time_zone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def quiet_hours_end(now: datetime, zone: ZoneInfo, start: time, end: time) -> datetime | None:
+    """When the quiet hours around `now` end (UTC), or None when `now` is outside them.
+
+    Local wall-clock times: a window may cross midnight (21:00-08:00). Each end is built on
+    its local date with zoneinfo, so it stays at 08:00 local across a DST change.
+    """
+    if start == end:
+        return None
+    local = now.astimezone(zone)
+    moment = local.time().replace(tzinfo=None)
+    today = local.date()
+    if start < end:
+        if start <= moment < end:
+            return _utc(today, end, zone)
+        return None
+    # Crossing midnight: quiet from `start` to the end of the day and from midnight to `end`.
+    if moment >= start:
+        return _utc(today + timedelta(days=1), end, zone)
+    if moment < end:
+        return _utc(today, end, zone)
+    return None
+
+
+def _utc(day: date, at: time, zone: ZoneInfo) -> datetime:
+    # A wall time in a spring-forward gap (02:30 on a DST night) maps, with fold=0, to the
+    # first valid moment after it, so the hold never ends too early.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)

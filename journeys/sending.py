@@ -1,0 +1,224 @@
+"""Sending one delivery, at most once: claim, re-check, render, hand to the channel, record.
+
+`dispatch_delivery` runs from a task that may run twice or at the same time as another copy
+(django-q2 is at-least-once). The claim is a conditional UPDATE that sets a lease
+(next_attempt_at) and counts the attempt; exactly one caller changes the row, the others
+return. The provider gets the delivery's id as idempotency key, so a retry after a crash
+between the provider's accept and our "sent" is deduplicated by providers that honour one
+(Twilio's I-Twilio-Idempotency-Token, Web Push's Topic). Plain SMTP cannot deduplicate: a
+crash in that window (after the server accepted, before "sent" is written) sends again
+when the lease ends; the Message-ID stays the same, so mail clients show it once.
+
+Delivery statuses written here: queued -> sent; queued -> failed (permanent error, or
+transient errors past DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason
+`participant_left` (the participant exited or was stopped before the send) or
+`unsubscribed` (the contact unsubscribed after the message was queued).
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from content.backends import PushPayload, TextPayload, get_push_backend, get_text_backend
+from content.errors import PermanentSendError, RenderError, SendError, TransientSendError
+from content.mail import build_message, render_email, send_message
+from content.models import Channel, Email, PushNotification, TextMessage
+from content.rendering import TemplateSyntaxError, render
+
+from . import tracking
+from .consent import is_unsubscribed
+from .models import BlockReason, Delivery, DeliveryStatus, ParticipantState
+
+logger = logging.getLogger(__name__)
+
+# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice.
+LEASE = timedelta(minutes=5)
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=6)
+# A queued delivery never dispatched (its task was lost) is picked up by the sweep after this.
+LOST_TASK_GRACE = timedelta(minutes=2)
+# Block reason when the participant left the journey between queueing and sending.
+PARTICIPANT_LEFT = "participant_left"
+LEFT_STATES = (ParticipantState.EXITED, ParticipantState.STOPPED)
+
+
+def dispatch_delivery(delivery_id: int) -> None:
+    """Send one queued delivery through its channel, at most once (harmless to run twice)."""
+    now = timezone.now()
+    if not claim(delivery_id, now):
+        return
+    delivery = tracking.tracked_deliveries().select_related("participant__version").get(pk=delivery_id)
+    if delivery.participant.state in LEFT_STATES:
+        block(delivery, PARTICIPANT_LEFT)
+        return
+    if delivery.commercial and is_unsubscribed(delivery.contact, delivery.channel):
+        block(delivery, BlockReason.UNSUBSCRIBED)
+        return
+    try:
+        provider_id = _send(delivery)
+    except (TemplateSyntaxError, RenderError) as error:
+        fail(delivery, f"The message could not be rendered: {error}")
+    except PermanentSendError as error:
+        fail(delivery, str(error) or type(error).__name__)
+    except TransientSendError as error:
+        retry_later(delivery, str(error) or type(error).__name__)
+    except Exception as error:  # an unexpected error: record it and try again later
+        logger.exception("Delivery %s: unexpected error while sending", delivery_id)
+        retry_later(delivery, f"{type(error).__name__}: {error}")
+    else:
+        mark_sent(delivery, provider_id)
+
+
+def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:
+    """Dispatch again queued deliveries whose retry time (or lease) has passed, and queued ones
+    whose task was lost. Returns how many were enqueued. The engine's sweep calls this."""
+    from .queue import enqueue_dispatch
+
+    now = now or timezone.now()
+    due = (
+        Delivery.objects.filter(status=DeliveryStatus.QUEUED)
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    ids = list(due)
+    for delivery_id in ids:
+        enqueue_dispatch(delivery_id)
+    return len(ids)
+
+
+# --- State changes (the only writers of a delivery's sending status) ---------------------------
+
+
+def claim(delivery_id: int, now: datetime) -> bool:
+    """Take the delivery for one send attempt: exactly one caller wins."""
+    return (
+        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+        == 1
+    )
+
+
+def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=(provider_message_id or "")[:255],
+        next_attempt_at=None,
+        reason="",
+    )
+
+
+def block(delivery: Delivery, reason: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.BLOCKED, reason=reason, next_attempt_at=None
+    )
+
+
+def fail(delivery: Delivery, reason: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.FAILED, reason=reason[:500], failed_at=timezone.now(), next_attempt_at=None
+    )
+
+
+def retry_later(delivery: Delivery, reason: str) -> None:
+    """A transient error: stay queued with exponential backoff, or give up past the limit."""
+    attempts = Delivery.objects.filter(pk=delivery.pk).values_list("attempts", flat=True).first() or 0
+    if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        fail(delivery, f"Gave up after {attempts} attempts: {reason}")
+        return
+    delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
+        next_attempt_at=timezone.now() + delay, reason=reason[:500]
+    )
+
+
+# --- Rendering and the channels --------------------------------------------------------------
+
+
+def render_context(delivery: Delivery) -> dict[str, Any]:
+    """What a message template sees, as plain data (the sandbox freezes it)."""
+    contact = delivery.contact
+    participant = delivery.participant
+    entry_event = participant.entry_event
+    return {
+        # Attributes first: the contact's own fields win over a same-named attribute.
+        "contact": {
+            **(contact.attributes if isinstance(contact.attributes, dict) else {}),
+            "id": contact.external_id,
+            "email": contact.email,
+            "phone": contact.phone,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "time_zone": contact.time_zone,
+        },
+        "trigger": entry_event.attributes if entry_event and isinstance(entry_event.attributes, dict) else {},
+        "unsubscribe_url": tracking.unsubscribe_url(delivery.pk, contact.pk, delivery.channel),
+        "journey": {"key": participant.journey.key, "name": participant.journey.name},
+    }
+
+
+def _send(delivery: Delivery) -> str:
+    context = render_context(delivery)
+    content = delivery.content.specific
+    key = str(delivery.pk)
+    if delivery.channel == Channel.EMAIL:
+        assert isinstance(content, Email)
+        return _send_email(delivery, content, context)
+    if delivery.channel == Channel.TEXT:
+        assert isinstance(content, TextMessage)
+        body = render(content.body, context, html=False)
+        return get_text_backend().send(
+            TextPayload(to=delivery.address, body=body, sender=content.sender, idempotency_key=key)
+        )
+    if delivery.channel == Channel.PUSH:
+        assert isinstance(content, PushNotification)
+        return get_push_backend().send(
+            PushPayload(
+                to=delivery.address,
+                title=render(content.title, context, html=False),
+                body=render(content.body, context, html=False),
+                link_url=render(content.link_url, context, html=False),
+                image_url=content.image_url,
+                idempotency_key=key,
+                data={"delivery_id": key},
+            )
+        )
+    raise SendError(f"Unknown channel {delivery.channel!r}")
+
+
+def _send_email(delivery: Delivery, email: Email, context: dict[str, Any]) -> str:
+    rendered = render_email(email, context)
+    unsubscribe = context["unsubscribe_url"]
+    headers = {
+        # The same Message-ID on every attempt: a resend after a crash is one message to mail clients.
+        "Message-ID": f"<delivery-{delivery.pk}@{_site_host()}>",
+        "X-Delivery-Id": str(delivery.pk),
+    }
+    if delivery.commercial:
+        # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs here.
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+    def track_link(url: str) -> str:
+        return url if url == unsubscribe else tracking.click_url(delivery.pk, url)
+
+    message = build_message(
+        rendered,
+        to=delivery.address,
+        headers=headers,
+        pixel_url=tracking.open_url(delivery.pk),
+        track_link=track_link,
+        metadata={"delivery_id": str(delivery.pk)},
+    )
+    return send_message(message)
+
+
+def _site_host() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"

@@ -1,0 +1,295 @@
+"""Opens, clicks and provider status callbacks: signed links in, interactions and triggers out.
+
+Tokens are signed with Django's signing (salted per purpose, SECRET_KEY-bound): a token names
+its delivery and, for clicks, the original link, so nothing is guessable and a click can
+only ever redirect to a link that was in the email. Every open and click is recorded as an
+Interaction; the built-in trigger is raised once per delivery (its event id says which).
+
+Delivery status moves forward only (queued < sent < delivered < opened < clicked): a late
+"delivered" callback never moves an opened delivery back.
+"""
+
+import hashlib
+import hmac
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils import timezone
+
+from triggers.events import raise_internal
+
+from .models import Delivery, DeliveryStatus, Interaction, InteractionKind
+
+logger = logging.getLogger(__name__)
+
+OPEN_SALT = "journeys.tracking.open"
+CLICK_SALT = "journeys.tracking.click"
+UNSUBSCRIBE_SALT = "journeys.unsubscribe"
+
+# Forward order of a delivery's life after it is handed to the provider. A queued delivery
+# that gets an open (the process died between the provider's accept and recording "sent")
+# moves forward too, so it is never sent again.
+FORWARD = [
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.OPENED,
+    DeliveryStatus.CLICKED,
+]
+
+# Which built-in trigger an interaction raises, per channel.
+TRIGGERS = {
+    ("delivered", "email"): "email_delivered",
+    ("delivered", "text"): "text_delivered",
+    ("opened", "email"): "email_opened",
+    ("opened", "push"): "push_opened",
+    ("clicked", "email"): "email_clicked",
+    ("bounced", "email"): "email_bounced",
+}
+
+
+# --- Tokens ---------------------------------------------------------------------------------
+
+
+def open_url(delivery_id: int) -> str:
+    token = signing.dumps({"d": delivery_id}, salt=OPEN_SALT)
+    return settings.SITE_URL + reverse("journeys:track-open", args=[token])
+
+
+def click_url(delivery_id: int, url: str) -> str:
+    token = signing.dumps({"d": delivery_id, "u": url}, salt=CLICK_SALT, compress=True)
+    return settings.SITE_URL + reverse("journeys:track-click", args=[token])
+
+
+def unsubscribe_url(delivery_id: int, contact_id: int, channel: str) -> str:
+    token = signing.dumps({"d": delivery_id, "c": contact_id, "ch": channel}, salt=UNSUBSCRIBE_SALT)
+    return settings.SITE_URL + reverse("journeys:unsubscribe", args=[token])
+
+
+def _load(token: str, salt: str) -> dict[str, Any] | None:
+    try:
+        value = signing.loads(token, salt=salt)
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_open_token(token: str) -> int | None:
+    value = _load(token, OPEN_SALT)
+    return value["d"] if value and isinstance(value.get("d"), int) else None
+
+
+def read_click_token(token: str) -> tuple[int, str] | None:
+    value = _load(token, CLICK_SALT)
+    if not value or not isinstance(value.get("d"), int) or not isinstance(value.get("u"), str):
+        return None
+    if not value["u"].lower().startswith(("http://", "https://")):
+        return None
+    return value["d"], value["u"]
+
+
+def read_unsubscribe_token(token: str) -> tuple[int, int, str] | None:
+    value = _load(token, UNSUBSCRIBE_SALT)
+    if not value or not all(isinstance(value.get(k), t) for k, t in (("d", int), ("c", int), ("ch", str))):
+        return None
+    return value["d"], value["c"], value["ch"]
+
+
+# --- Recording --------------------------------------------------------------------------------
+
+
+def tracked_deliveries():
+    return Delivery.objects.select_related("contact", "content", "step", "participant", "participant__journey")
+
+
+def _advance(delivery_id: int, status: str) -> bool:
+    """Move a delivery's status forward to `status`; never back."""
+    before = FORWARD[: FORWARD.index(status)]
+    return Delivery.objects.filter(pk=delivery_id, status__in=before).update(status=status) == 1
+
+
+def _raise(kind: str, delivery: Delivery, extra: dict[str, str] | None = None, at: datetime | None = None) -> None:
+    trigger_key = TRIGGERS.get((kind, delivery.channel))
+    if not trigger_key:
+        return
+    participant = delivery.participant
+    raise_internal(
+        trigger_key,
+        contact_key=delivery.contact.external_id,
+        attributes={
+            "delivery_id": str(delivery.pk),
+            "journey": participant.journey.key,
+            "step": delivery.step.key,
+            "content": delivery.content.key,
+            **(extra or {}),
+        },
+        event_id=f"{trigger_key}:{delivery.pk}",
+        binding_id=participant.binding_id,
+        timestamp=at,
+    )
+
+
+def record_open(delivery: Delivery, *, user_agent: str = "", at: datetime | None = None) -> bool:
+    """Record an open; returns True for the delivery's first one (which raised the trigger)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        Interaction.objects.create(delivery=delivery, kind=InteractionKind.OPEN, user_agent=user_agent[:500], at=at)
+        first = _first_open(delivery, at)
+    return first
+
+
+def _first_open(delivery: Delivery, at: datetime) -> bool:
+    # The conditional update decides the first open even when two arrive at once.
+    first = Delivery.objects.filter(pk=delivery.pk, opened_at__isnull=True).update(opened_at=at) == 1
+    _advance(delivery.pk, DeliveryStatus.OPENED)
+    if first:
+        _raise("opened", delivery, at=at)
+    return first
+
+
+def record_click(delivery: Delivery, url: str, *, user_agent: str = "", at: datetime | None = None) -> bool:
+    """Record a click (and an open, if none was seen: images may be blocked); returns True for
+    the delivery's first click."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        Interaction.objects.create(
+            delivery=delivery, kind=InteractionKind.CLICK, url=url[:2000], user_agent=user_agent[:500], at=at
+        )
+        _first_open(delivery, at)
+        first = Delivery.objects.filter(pk=delivery.pk, clicked_at__isnull=True).update(clicked_at=at) == 1
+        _advance(delivery.pk, DeliveryStatus.CLICKED)
+        if first:
+            _raise("clicked", delivery, {"url": url}, at=at)
+    return first
+
+
+def record_delivered(delivery: Delivery, *, at: datetime | None = None) -> bool:
+    at = at or timezone.now()
+    with transaction.atomic():
+        first = Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(delivered_at=at) == 1
+        _advance(delivery.pk, DeliveryStatus.DELIVERED)
+        if first:
+            _raise("delivered", delivery, at=at)
+    return first
+
+
+def record_bounced(delivery: Delivery, *, reason: str = "", at: datetime | None = None) -> bool:
+    """The receiving side refused the message (email) or it could not be delivered (text, push)."""
+    at = at or timezone.now()
+    status = DeliveryStatus.BOUNCED if delivery.channel == "email" else DeliveryStatus.FAILED
+    with transaction.atomic():
+        # Only a message that was sent can bounce; an opened or clicked one evidently arrived.
+        changed = (
+            Delivery.objects.filter(
+                pk=delivery.pk, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED]
+            ).update(
+                status=status,
+                reason=reason[:500],
+                **({"bounced_at": at} if status == DeliveryStatus.BOUNCED else {"failed_at": at}),
+            )
+            == 1
+        )
+        if changed:
+            _raise("bounced", delivery, {"reason": reason[:500]}, at=at)
+    return changed
+
+
+# --- Provider callbacks ------------------------------------------------------------------------
+
+
+class WebhookError(Exception):
+    """A status callback that cannot be applied; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
+        self.field, self.message, self.status = field, message, status
+        super().__init__(f"{field}: {message}")
+
+
+WEBHOOK_EVENTS = ("delivered", "opened", "failed", "undelivered", "bounced")
+
+
+def sign_body(body: bytes, secret: str | None = None) -> str:
+    """The value of the X-Journeys-Signature header for `body`: sha256=<hex HMAC>."""
+    secret = settings.PROVIDER_WEBHOOK_SECRET if secret is None else secret
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_is_valid(body: bytes, header: str) -> bool:
+    if not settings.PROVIDER_WEBHOOK_SECRET:
+        return False  # no secret configured: the webhook accepts nothing
+    return hmac.compare_digest(sign_body(body), header or "")
+
+
+def apply_status_callback(payload: Any) -> Delivery:
+    """Apply one signed status callback from an SMS or push provider.
+
+    Shape: {"delivery_id": "12"} or {"message_id": "<provider id>"}, with "event" one of
+    delivered, opened, failed, undelivered, bounced, and an optional "reason".
+    """
+    if not isinstance(payload, dict):
+        raise WebhookError("body", "Send a JSON object.")
+    event = payload.get("event")
+    if event not in WEBHOOK_EVENTS:
+        raise WebhookError("event", f"Must be one of: {', '.join(WEBHOOK_EVENTS)}.")
+    delivery = _find_delivery(payload)
+    at = timezone.now()
+    if event == "delivered":
+        record_delivered(delivery, at=at)
+    elif event == "opened":
+        with transaction.atomic():
+            _first_open(delivery, at)
+    else:
+        reason = str(payload.get("reason") or event)
+        record_bounced(delivery, reason=reason, at=at)
+    return delivery
+
+
+def _find_delivery(payload: dict[str, Any]) -> Delivery:
+    delivery_id, message_id = payload.get("delivery_id"), payload.get("message_id")
+    if delivery_id not in (None, ""):
+        try:
+            lookup = Q(pk=int(delivery_id))
+        except (TypeError, ValueError) as error:
+            raise WebhookError("delivery_id", "Must be a delivery id (a whole number).") from error
+    elif isinstance(message_id, str) and message_id:
+        lookup = Q(provider_message_id=message_id)
+    else:
+        raise WebhookError("delivery_id", "Give delivery_id or message_id.")
+    delivery = tracked_deliveries().filter(lookup).first()
+    if delivery is None:
+        raise WebhookError("delivery_id", "No such delivery.", status=404)
+    return delivery
+
+
+try:  # django-anymail normalises every ESP's delivery webhooks into one signal.
+    from anymail.signals import EventType, tracking
+
+    @receiver(tracking, dispatch_uid="journeys.tracking.anymail")
+    def on_anymail_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+        """Delivered and bounced emails reported by the ESP (opens and clicks are our own pixel's
+        and links', so ESP-side tracking would only count them twice)."""
+        delivery_id = (event.metadata or {}).get("delivery_id")
+        lookup = (
+            Q(pk=int(delivery_id))
+            if str(delivery_id or "").isdigit()
+            else Q(provider_message_id=event.message_id or "-")
+        )
+        delivery = tracked_deliveries().filter(lookup, channel="email").first()
+        if delivery is None:
+            logger.info("%s %s event for an unknown message %s", esp_name, event.event_type, event.message_id)
+            return
+        if event.event_type == EventType.DELIVERED:
+            record_delivered(delivery, at=event.timestamp)
+        elif event.event_type in (EventType.BOUNCED, EventType.REJECTED, EventType.FAILED):
+            reason = event.reject_reason or event.description or event.mta_response or event.event_type
+            record_bounced(delivery, reason=str(reason), at=event.timestamp)
+
+except ImportError:  # pragma: no cover - anymail is a dependency
+    pass

@@ -1,0 +1,80 @@
+"""Public endpoints reached from messages and providers: the open pixel, tracked links, the
+unsubscribe page and the signed status webhook. No login: the signed token is the authority."""
+
+import base64
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import consent, tracking
+from .models import Contact
+
+# The smallest transparent GIF (1x1).
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _user_agent(request: HttpRequest) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def track_open(request: HttpRequest, token: str) -> HttpResponse:
+    delivery_id = tracking.read_open_token(token)
+    delivery = tracking.tracked_deliveries().filter(pk=delivery_id).first() if delivery_id else None
+    if delivery is None:
+        raise Http404("Unknown tracking link.")
+    tracking.record_open(delivery, user_agent=_user_agent(request))
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def track_click(request: HttpRequest, token: str) -> HttpResponse:
+    value = tracking.read_click_token(token)
+    delivery = tracking.tracked_deliveries().filter(pk=value[0]).first() if value else None
+    if delivery is None or value is None:
+        raise Http404("Unknown tracking link.")
+    tracking.record_click(delivery, value[1], user_agent=_user_agent(request))
+    # The target comes from inside the signed token (checked to be http(s)): never from the
+    # query string, so this cannot be used as an open redirect.
+    return HttpResponseRedirect(value[1])
+
+
+@csrf_exempt  # mail clients POST the RFC 8058 one-click body without a CSRF token
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    value = tracking.read_unsubscribe_token(token)
+    contact = Contact.objects.filter(pk=value[1]).first() if value else None
+    if contact is None or value is None:
+        raise Http404("Unknown unsubscribe link.")
+    channel = value[2]
+    context = {"channel": channel, "token": token, "done": False}
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        source = consent.SOURCE_LIST_UNSUBSCRIBE if one_click else consent.SOURCE_UNSUBSCRIBE_PAGE
+        consent.unsubscribe(contact, channel, source=f"{source} (delivery {value[0]})")
+        context["done"] = True
+    return render(request, "journeys/tracking/unsubscribe.html", context)
+
+
+@csrf_exempt
+@require_POST
+def provider_status(request: HttpRequest) -> HttpResponse:
+    """Status callbacks from SMS and push providers, signed with PROVIDER_WEBHOOK_SECRET."""
+    if not tracking.signature_is_valid(request.body, request.headers.get("X-Journeys-Signature", "")):
+        return JsonResponse({"X-Journeys-Signature": ["Missing or wrong signature."]}, status=403)
+    try:
+        payload = json.loads(request.body or b"null")
+    except ValueError:
+        return JsonResponse({"body": ["Not valid JSON."]}, status=400)
+    try:
+        delivery = tracking.apply_status_callback(payload)
+    except tracking.WebhookError as error:
+        return JsonResponse({error.field: [error.message]}, status=error.status)
+    return JsonResponse({"delivery_id": delivery.pk, "status": "accepted"})
