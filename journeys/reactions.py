@@ -55,7 +55,9 @@ def process_event(event_id: int, now: datetime | None = None) -> bool:
     with transaction.atomic():
         # Another worker processing the same event holds its lock: skip rather than wait.
         skip_locked = connection.features.has_select_for_update_skip_locked
-        claim = Event.objects.filter(pk=event_id, processed_at__isnull=True).select_for_update(skip_locked=skip_locked)
+        claim = Event.objects.filter(pk=event_id, processed_at__isnull=True).select_for_update(
+            skip_locked=skip_locked, of=("self",)
+        )
         event = claim.select_related("trigger").first()
         if event is None:
             return False
@@ -79,7 +81,7 @@ def _same_binding(participant: Participant, event: Event) -> bool:
 
 
 def _locked(queryset) -> list[Participant]:
-    return list(queryset.select_for_update().order_by("pk"))
+    return list(queryset.select_for_update(of=("self",)).order_by("pk"))
 
 
 def _count_goals(event: Event, contact: Contact, now: datetime) -> None:
