@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import tracking_views
+from . import api, tracking_views
 
 app_name = "journeys"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("t/c/<str:token>", tracking_views.track_click, name="track-click"),
     path("u/<str:token>", tracking_views.unsubscribe, name="unsubscribe"),
     path("webhooks/messages/status", tracking_views.provider_status, name="provider-status"),
+    path("api/v1/participants/", api.ParticipantList.as_view(), name="participants"),
 ]

@@ -1,0 +1,105 @@
+"""Read API: what journeys did to whom, for the website team and for tests.
+
+GET /api/v1/participants/?journey=KEY&contact=ID (scope `read`), paginated as
+{"count", "next", "previous", "results"}.
+"""
+
+import django_filters
+from django.db.models import Prefetch
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
+
+from triggers.api.authentication import ApiKeyAuthentication
+from triggers.api.permissions import HasReadScope
+
+from .models import Delivery, Participant, ParticipantHistory, ParticipantState
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    step = serializers.CharField(source="step_key")
+
+    class Meta:
+        model = ParticipantHistory
+        fields = ["step", "outcome", "at"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    step = serializers.CharField(source="step.key")
+    reason = serializers.SerializerMethodField()
+    at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Delivery
+        fields = ["step", "channel", "status", "reason", "at", "sent_at"]
+
+    def get_reason(self, delivery: Delivery) -> str | None:
+        return delivery.reason or None
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    journey = serializers.CharField(source="journey.key")
+    version = serializers.IntegerField(source="version.number")
+    contact = serializers.CharField(source="contact.external_id")
+    current_step = serializers.SerializerMethodField()
+    goal_met = serializers.BooleanField()
+    history = HistorySerializer(many=True)
+    deliveries = DeliverySerializer(many=True)
+
+    class Meta:
+        model = Participant
+        fields = [
+            "journey",
+            "version",
+            "contact",
+            "binding_id",
+            "state",
+            "current_step",
+            "goal_met",
+            "entered_at",
+            "finished_at",
+            "exit_reason",
+            "history",
+            "deliveries",
+        ]
+
+    def get_current_step(self, participant: Participant) -> str | None:
+        if participant.state != ParticipantState.ACTIVE or participant.current_step is None:
+            return None
+        return participant.current_step.key
+
+
+class ParticipantFilter(django_filters.FilterSet):
+    journey = django_filters.CharFilter(field_name="journey__key", help_text="Journey key.")
+    contact = django_filters.CharFilter(field_name="contact__external_id", help_text="The website's contact id.")
+    state = django_filters.ChoiceFilter(choices=ParticipantState.choices)
+    binding_id = django_filters.CharFilter()
+    entered_after = django_filters.IsoDateTimeFilter(field_name="entered_at", lookup_expr="gte")
+
+    class Meta:
+        model = Participant
+        fields = ["journey", "contact", "state", "binding_id", "entered_after"]
+
+
+class ParticipantPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ParticipantList(ListAPIView):
+    """Participants with their step history and deliveries, newest first."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasReadScope]
+    serializer_class = ParticipantSerializer
+    filterset_class = ParticipantFilter
+    pagination_class = ParticipantPagination
+    queryset = (
+        Participant.objects.select_related("journey", "version", "contact", "current_step")
+        .prefetch_related(
+            Prefetch("history", queryset=ParticipantHistory.objects.order_by("at", "pk")),
+            Prefetch("deliveries", queryset=Delivery.objects.select_related("step").order_by("created_at", "pk")),
+        )
+        .order_by("-entered_at", "-pk")
+    )
