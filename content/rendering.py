@@ -97,6 +97,9 @@ def render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
         return ""
     template = compile_template(source, html=html)
     try:
-        return template.render(Context(dict(FrozenMapping(context)), autoescape=html))
+        rendered = template.render(Context(dict(FrozenMapping(context)), autoescape=html))
     except Exception as error:  # a filter's own error: report it, never crash the sender
         raise RenderError(f"{type(error).__name__}: {error}") from error
+    # Django returns a SafeString; a message is text for its channel, not markup trusted by
+    # our own pages (the admin preview escapes it), so hand back a plain str.
+    return str.__str__(rendered)

@@ -1,0 +1,137 @@
+"""Open pixel and tracked links: signed tokens, every interaction recorded, each trigger once."""
+
+from django.core import signing
+
+from journeys.models import Delivery, DeliveryStatus, Interaction
+from journeys.tracking import CLICK_SALT, click_url, open_url, record_delivered
+from triggers.models import Event
+
+INTERNAL = Event.objects.filter(source="internal")  # interaction triggers, not the cart event
+
+
+def _path(url: str) -> str:
+    return url.removeprefix("http://testserver")
+
+
+def _sent(make_delivery, content):
+    delivery = make_delivery(content)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SENT)
+    return delivery
+
+
+def test_the_pixel_is_a_gif_that_is_never_cached(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+
+    response = client.get(_path(open_url(delivery.pk)))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/gif"
+    assert response.content.startswith(b"GIF89a")
+    assert "no-cache" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
+
+
+def test_repeated_opens_are_all_recorded_but_raise_the_trigger_once(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    url = _path(open_url(delivery.pk))
+
+    for _ in range(3):
+        assert client.get(url, HTTP_USER_AGENT="Mail/1.0").status_code == 200
+
+    assert Interaction.objects.filter(delivery=delivery, kind="open").count() == 3
+    assert Interaction.objects.filter(delivery=delivery).first().user_agent == "Mail/1.0"
+    events = INTERNAL.filter(trigger__key="email_opened")
+    assert [e.event_id for e in events] == [f"email_opened:{delivery.pk}"]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.OPENED
+
+
+def test_a_click_without_a_seen_open_counts_as_the_open_too(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+
+    response = client.get(_path(click_url(delivery.pk, "https://shop.example.com/cart")))
+
+    assert response.status_code == 302
+    assert response["Location"] == "https://shop.example.com/cart"
+    assert sorted(INTERNAL.values_list("trigger__key", flat=True)) == ["email_clicked", "email_opened"]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.CLICKED
+    assert delivery.opened_at == delivery.clicked_at
+
+
+def test_clicks_on_two_links_raise_email_clicked_once_with_the_first_url(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+
+    client.get(_path(click_url(delivery.pk, "https://shop.example.com/a")))
+    client.get(_path(click_url(delivery.pk, "https://shop.example.com/b")))
+
+    assert list(Interaction.objects.filter(kind="click").order_by("id").values_list("url", flat=True)) == [
+        "https://shop.example.com/a",
+        "https://shop.example.com/b",
+    ]
+    [clicked] = INTERNAL.filter(trigger__key="email_clicked")
+    assert clicked.attributes["url"] == "https://shop.example.com/a"
+
+
+def test_an_open_after_a_click_does_not_move_the_status_back(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    client.get(_path(click_url(delivery.pk, "https://shop.example.com/cart")))
+
+    client.get(_path(open_url(delivery.pk)))
+    record_delivered(Delivery.objects.get(pk=delivery.pk))
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.CLICKED
+    assert delivery.delivered_at is not None
+
+
+def _assert_nothing_recorded():
+    assert Interaction.objects.count() == 0
+    assert INTERNAL.count() == 0
+
+
+def test_a_tampered_open_token_answers_404_and_raises_nothing(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    url = _path(open_url(delivery.pk))
+    token = url.removeprefix("/t/o/").removesuffix(".gif")
+    payload, rest = token.split(":", 1)
+    forged = signing.b64_encode(f'{{"d":{delivery.pk + 1}}}'.encode()).decode()
+
+    assert client.get(f"/t/o/{forged}:{rest}.gif").status_code == 404
+    assert client.get(f"/t/o/{payload}:{rest[:-2]}xx.gif").status_code == 404
+    assert client.get(f"/t/o/{delivery.pk}.gif").status_code == 404
+    _assert_nothing_recorded()
+
+
+def test_a_token_signed_for_another_purpose_is_refused(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    click_token = _path(click_url(delivery.pk, "https://shop.example.com/")).removeprefix("/t/c/")
+
+    assert client.get(f"/t/o/{click_token}.gif").status_code == 404
+    _assert_nothing_recorded()
+
+
+def test_a_click_token_cannot_be_changed_to_redirect_elsewhere(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    token = _path(click_url(delivery.pk, "https://shop.example.com/")).removeprefix("/t/c/")
+    forged = signing.dumps({"d": delivery.pk, "u": "https://evil.example.net/"}, salt="another-salt", compress=True)
+
+    assert client.get(f"/t/c/{forged}").status_code == 404
+    assert client.get(f"/t/c/{token}?next=https://evil.example.net/")["Location"] == "https://shop.example.com/"
+    assert INTERNAL.filter(trigger__key="email_clicked").count() == 1
+
+
+def test_a_signed_link_to_a_non_web_scheme_is_refused(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    token = signing.dumps({"d": delivery.pk, "u": "javascript:alert(1)"}, salt=CLICK_SALT, compress=True)
+
+    assert client.get(f"/t/c/{token}").status_code == 404
+    _assert_nothing_recorded()
+
+
+def test_a_token_for_a_deleted_delivery_answers_404(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+    url = _path(open_url(delivery.pk))
+    delivery.delete()
+
+    assert client.get(url).status_code == 404
+    assert INTERNAL.count() == 0
