@@ -8,7 +8,7 @@ lock). Nothing else in the code base saves a participant.
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from triggers.models import Event
 
@@ -121,11 +121,24 @@ def _finish(participant: Participant, state: str, reason: str, now: datetime, ou
     participant.finished_at = now
     participant.wake_at = None
     participant.save(update_fields=["state", "exit_reason", "finished_at", "wake_at"])
-    # A message still waiting for quiet hours to end is not sent after the participant left.
-    participant.deliveries.filter(status=DeliveryStatus.HELD).update(
+    if state != ParticipantState.COMPLETED:  # a completed journey's last message still goes
+        _block_unsent_deliveries(Delivery.objects.filter(participant=participant), now)
+    _history(participant, step, outcome, now, detail)
+
+
+def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> None:
+    """Nothing queued for a participant is sent after it left.
+
+    Held messages and queued ones no worker has claimed are blocked here. The claim in
+    journeys.sending is a conditional UPDATE of the same row, so exactly one of the two wins:
+    a message claimed first was being sent before the participant left (and is recorded as
+    sent); one blocked first is never claimed. A queued message waiting for a retry is
+    blocked by the dispatch itself, which re-checks the participant.
+    """
+    unclaimed = Q(status=DeliveryStatus.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    deliveries.filter(Q(status=DeliveryStatus.HELD) | unclaimed).update(
         status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None
     )
-    _history(participant, step, outcome, now, detail)
 
 
 def stop_participants(participants: QuerySet[Participant], now: datetime) -> int:
@@ -141,9 +154,7 @@ def stop_participants(participants: QuerySet[Participant], now: datetime) -> int
         Participant.objects.filter(pk__in=[pk for pk, _ in rows], state=ParticipantState.ACTIVE).update(
             state=ParticipantState.STOPPED, exit_reason="stopped", finished_at=now, wake_at=None
         )
-        Delivery.objects.filter(participant_id__in=[pk for pk, _ in rows], status=DeliveryStatus.HELD).update(
-            status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None
-        )
+        _block_unsent_deliveries(Delivery.objects.filter(participant_id__in=[pk for pk, _ in rows]), now)
         ParticipantHistory.objects.bulk_create(
             ParticipantHistory(participant_id=pk, step_id=step_id, outcome=HistoryOutcome.STOPPED, at=now)
             for pk, step_id in rows

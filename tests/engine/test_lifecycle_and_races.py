@@ -207,3 +207,78 @@ def _complete_the_journey(raise_event, run_sweep, clock):
     for _ in range(2):
         clock.shift(timedelta(hours=25))
         run_sweep()
+
+
+def test_an_exit_before_the_email_is_dispatched_means_it_is_never_sent(
+    seed_journey, raise_event, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from journeys.tasks import dispatch_delivery
+
+    raise_event("abandoned_cart", {**ANA, "id": "cust-race"}, {"cart_total": 80})
+    email = Delivery.objects.get(step__key="initial-email")
+    # Rewind the email to "queued, not yet claimed", as if its dispatch task were still in the queue.
+    Delivery.objects.filter(pk=email.pk).update(status="queued", sent_at=None, next_attempt_at=None)
+    mail.outbox.clear()
+
+    raise_event("purchase_completed", {"id": "cust-race"})
+    dispatch_delivery(email.pk)
+
+    email.refresh_from_db()
+    assert (email.status, email.reason) == ("blocked", "participant_left")
+    assert mail.outbox == []
+
+
+def test_quiet_hours_hold_the_participant_and_send_when_they_end(seed_journey, raise_event, run_sweep, clock):
+    from datetime import time
+
+    from journeys.models import SendingPolicy
+
+    SendingPolicy.objects.create(channel="email", quiet_hours_start=time(21), quiet_hours_end=time(8))
+    clock.move_to("2026-11-02T22:30:00Z")
+    raise_event("abandoned_cart", ANA, {"cart_total": 80})
+
+    email = Delivery.objects.get(step__key="initial-email")
+    participant = Participant.objects.get()
+    assert (email.status, participant.current_step.key) == ("held", "initial-email")
+    assert participant.wake_at.isoformat() == "2026-11-03T08:00:00+00:00"
+
+    clock.move_to("2026-11-03T08:00:30Z")
+    run_sweep()
+
+    email.refresh_from_db()
+    participant.refresh_from_db()
+    assert email.status == "sent"
+    assert participant.current_step.key == "opened"
+    assert participant.wake_at.isoformat() == "2026-11-04T08:00:30+00:00"
+
+
+def test_an_exit_during_quiet_hours_blocks_the_held_message(seed_journey, raise_event, run_sweep, clock):
+    from datetime import time
+
+    from journeys.models import SendingPolicy
+
+    SendingPolicy.objects.create(channel="email", quiet_hours_start=time(21), quiet_hours_end=time(8))
+    clock.move_to("2026-11-02T22:30:00Z")
+    raise_event("abandoned_cart", ANA, {"cart_total": 80})
+    raise_event("purchase_completed", {"id": "cust-ana"})
+    clock.move_to("2026-11-03T09:00:00Z")
+    run_sweep()
+
+    email = Delivery.objects.get(step__key="initial-email")
+    assert (email.status, email.reason) == ("blocked", "participant_left")
+
+
+def test_a_contact_without_a_phone_gets_no_text_and_goes_on(seed_journey, raise_event, run_sweep, clock):
+    raise_event(
+        "abandoned_cart", {"id": "no-phone", "email": "np@example.com", "push_token": "tok"}, {"cart_total": 80}
+    )
+    clock.shift(timedelta(hours=25))
+    run_sweep()
+
+    statuses = dict(Delivery.objects.values_list("step__key", "status"))
+    reasons = dict(Delivery.objects.values_list("step__key", "reason"))
+    assert statuses == {"initial-email": "sent", "second-text": "blocked"}
+    assert reasons["second-text"] == "no_address"
+    assert Participant.objects.get().current_step.key == "wait-a-day"
