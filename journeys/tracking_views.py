@@ -28,7 +28,8 @@ def track_open(request: HttpRequest, token: str) -> HttpResponse:
     delivery = tracking.tracked_deliveries().filter(pk=delivery_id).first() if delivery_id else None
     if delivery is None:
         raise Http404("Unknown tracking link.")
-    tracking.record_open(delivery, user_agent=_user_agent(request))
+    if request.method == "GET":  # a HEAD from a link checker is not an open
+        tracking.record_open(delivery, user_agent=_user_agent(request))
     return HttpResponse(PIXEL, content_type="image/gif")
 
 
@@ -39,7 +40,8 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
     delivery = tracking.tracked_deliveries().filter(pk=value[0]).first() if value else None
     if delivery is None or value is None:
         raise Http404("Unknown tracking link.")
-    tracking.record_click(delivery, value[1], user_agent=_user_agent(request))
+    if request.method == "GET":
+        tracking.record_click(delivery, value[1], user_agent=_user_agent(request))
     # The target comes from inside the signed token (checked to be http(s)): never from the
     # query string, so this cannot be used as an open redirect.
     return HttpResponseRedirect(value[1])

@@ -260,3 +260,47 @@ def test_a_transactional_email_has_no_list_unsubscribe_header(make_delivery, ema
     dispatch_delivery(delivery.pk)
 
     assert "List-Unsubscribe" not in mail.outbox[0].extra_headers
+
+
+class SlowBackend:
+    """Takes a while, so a second worker arrives while the first is still sending."""
+
+    sent: list = []
+
+    def send(self, message):
+        import time
+
+        time.sleep(0.2)
+        SlowBackend.sent.append(message)
+        return f"slow-{len(SlowBackend.sent)}"
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(TEXT_BACKEND="tests.sending.test_dispatch.SlowBackend")
+def test_two_workers_dispatching_the_same_delivery_at_once_send_it_once(make_delivery, text):
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite's in-memory test database is not shared between threads")
+    SlowBackend.sent = []
+    delivery = make_delivery(text)
+    start = threading.Barrier(2)
+
+    def worker():
+        try:
+            start.wait()
+            dispatch_delivery(delivery.pk)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(SlowBackend.sent) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.provider_message_id) == (DeliveryStatus.SENT, 1, "slow-1")
