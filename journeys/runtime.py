@@ -75,14 +75,21 @@ def _build_plan(version_id: int) -> Plan:
 
 
 @lru_cache(maxsize=256)
-def _cached_plan(version_id: int) -> Plan:
+def _cached_plan(version_id: int, published_at: datetime) -> Plan:
     return _build_plan(version_id)
 
 
 def plan_for(version: JourneyVersion) -> Plan:
-    if version.state == VersionState.DRAFT:  # drafts change (the simulator runs them)
+    """The version's plan. A published version never changes, so its plan is cached, keyed
+    by its publication time too: a version "published" inside a rolled-back transaction (the
+    simulator) and edited afterwards must not reuse that plan."""
+    if version.state == VersionState.DRAFT or version.published_at is None:
         return _build_plan(version.pk)
-    return _cached_plan(version.pk)
+    return _cached_plan(version.pk, version.published_at)
+
+
+def clear_plan_cache() -> None:
+    _cached_plan.cache_clear()
 
 
 # --- Context for conditions and addresses -----------------------------------------------

@@ -97,3 +97,11 @@ def login(live_server):
         page.wait_for_url(f"{live_server.url}/admin/")
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plan_cache():
+    """Rolled-back tests reuse primary keys (and the clock is frozen): forget cached plans."""
+    from journeys.runtime import clear_plan_cache
+
+    clear_plan_cache()
