@@ -4,8 +4,19 @@ The database is the truth and the queue is a doorbell: if the process dies betwe
 commit and the enqueue, the periodic sweep finds the row and rings again.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 from django_q.tasks import async_task
+
+# A worker that just processed events sends their first messages itself (one broker hop
+# less on the real-time path); larger fan-outs go back to the queue in chunks.
+INLINE_DISPATCH_LIMIT = 10
+DISPATCH_CHUNK = 50
+
+_collected: ContextVar[list[int] | None] = ContextVar("collected_dispatches", default=None)
 
 
 def _enqueue_after_commit(func: str, *args, group: str) -> None:
@@ -13,7 +24,38 @@ def _enqueue_after_commit(func: str, *args, group: str) -> None:
 
 
 def enqueue_dispatch(delivery_id: int) -> None:
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(delivery_id)
+        return
     _enqueue_after_commit("journeys.tasks.dispatch_delivery", delivery_id, group="dispatch")
+
+
+@contextmanager
+def collecting_dispatches() -> Iterator[list[int]]:
+    """Collect the deliveries queued inside the block instead of enqueueing one task each.
+
+    Hand the list to `dispatch_collected` once the block's transactions have committed. An
+    id whose transaction rolled back is harmless: dispatch finds no queued row and stops.
+    """
+    collected: list[int] = []
+    token = _collected.set(collected)
+    try:
+        yield collected
+    finally:
+        _collected.reset(token)
+
+
+def dispatch_collected(delivery_ids: list[int]) -> None:
+    if len(delivery_ids) <= INLINE_DISPATCH_LIMIT:
+        from .sending import dispatch_delivery
+
+        for delivery_id in delivery_ids:
+            dispatch_delivery(delivery_id)
+        return
+    for start in range(0, len(delivery_ids), DISPATCH_CHUNK):
+        chunk = delivery_ids[start : start + DISPATCH_CHUNK]
+        _enqueue_after_commit("journeys.tasks.dispatch_deliveries", chunk, group="dispatch")
 
 
 def enqueue_process_events(event_ids: list[int]) -> None:

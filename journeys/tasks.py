@@ -1,19 +1,28 @@
 """Thin django-q2 entry points. Each takes ids, reloads, and delegates to a domain module;
 each is harmless to run twice. Enqueue them with journeys.queue (after commit)."""
 
+from journeys.queue import collecting_dispatches, dispatch_collected
+
 
 def process_events(event_ids: list[int]) -> int:
-    """React to newly stored events: goals, exits, Yes paths, entries."""
+    """React to newly stored events (goals, exits, Yes paths, entries), then send the
+    messages that queued."""
     from journeys.reactions import process_events as process
 
-    return process(event_ids)
+    with collecting_dispatches() as deliveries:
+        processed = process(event_ids)
+    dispatch_collected(deliveries)
+    return processed
 
 
 def advance_batch(participant_ids: list[int]) -> int:
-    """Advance due participants found by the sweep."""
+    """Advance due participants found by the sweep, then send the messages that queued."""
     from journeys.sweep import advance_batch as advance
 
-    return advance(participant_ids)
+    with collecting_dispatches() as deliveries:
+        moved = advance(participant_ids)
+    dispatch_collected(deliveries)
+    return moved
 
 
 def advance_participants() -> str:
@@ -29,3 +38,11 @@ def dispatch_delivery(delivery_id: int) -> None:
     from journeys.sending import dispatch_delivery as dispatch
 
     dispatch(delivery_id)
+
+
+def dispatch_deliveries(delivery_ids: list[int]) -> None:
+    """Send a chunk of queued deliveries (each at most once)."""
+    from journeys.sending import dispatch_delivery as dispatch
+
+    for delivery_id in delivery_ids:
+        dispatch(delivery_id)
