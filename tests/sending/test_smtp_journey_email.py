@@ -132,3 +132,40 @@ def test_a_refused_recipient_fails_the_delivery_with_the_servers_reason(smtp_ser
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.reason.startswith("Recipient refused: ana@example.com (550 5.1.1 No such user)")
     assert smtp_server.messages == []
+
+
+def test_a_temporary_smtp_refusal_is_retried_later_and_the_email_arrives_once(
+    smtp_server, make_delivery, email, django_capture_on_commit_callbacks
+):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from journeys.sending import retry_due_deliveries
+
+    class BusyOnce(Inbox):
+        busy = True
+
+        async def handle_DATA(self, server, session, envelope):
+            if BusyOnce.busy:
+                BusyOnce.busy = False
+                return "451 4.3.0 Try again later"
+            return await super().handle_DATA(server, session, envelope)
+
+    smtp_server.__class__ = BusyOnce
+    t0 = datetime(2026, 5, 4, 10, tzinfo=UTC)
+    with time_machine.travel(t0, tick=False):
+        delivery = make_delivery(email)
+        dispatch_delivery(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.reason) == (DeliveryStatus.QUEUED, "SMTP 451: 4.3.0 Try again later")
+    assert delivery.next_attempt_at == t0 + timedelta(minutes=1)
+    assert smtp_server.messages == []
+
+    with time_machine.travel(t0 + timedelta(minutes=1), tick=False), django_capture_on_commit_callbacks(execute=True):
+        retry_due_deliveries()
+        retry_due_deliveries()  # a second sweep finds nothing left to send
+
+    assert len(smtp_server.messages) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
