@@ -149,3 +149,21 @@ def test_the_check_action_reports_every_problem(client, marketer, email):
         "has 2 problem(s):<ul><li>subject: A subject is required.</li><li>html_body: An HTML body is required.</li></ul>"
         in response.content.decode()
     )
+
+
+def test_edit_is_refused_while_a_live_journey_sends_the_message(client, marketer, email):
+    from journeys.models import Journey, JourneyVersion, Step
+
+    client.force_login(marketer)
+    client.post(_url("mark_ready", email))
+    journey = Journey.objects.create(key="cart", name="Abandoned cart", status="live")
+    version = JourneyVersion.objects.create(journey=journey, number=2, state="published")
+    Step.objects.create(version=version, key="initial-email", kind="email", content=email)
+
+    response = client.post(_url("edit", email), follow=True)
+
+    assert Email.objects.get(pk=email.pk).status == ContentStatus.READY
+    assert (
+        "cannot be edited while live journeys send it:<ul><li>journey “Abandoned cart” (v2, live), step initial-email</li></ul>"
+        in response.content.decode()
+    )
