@@ -149,7 +149,7 @@ def fail(delivery: Delivery, reason: str) -> None:
 
 def retry_later(delivery: Delivery, reason: str) -> None:
     """A transient error: stay queued with exponential backoff, or give up past the limit."""
-    attempts = Delivery.objects.filter(pk=delivery.pk).values_list("attempts", flat=True).first() or 0
+    attempts = delivery.attempts  # loaded after the claim counted this attempt
     if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
         fail(delivery, f"Gave up after {attempts} attempts: {reason}")
         return
