@@ -25,8 +25,8 @@ class HasScope(BasePermission):
 
 
 class HasEventsWriteScope(HasScope):
-    scope = ApiKeyScope.EVENTS_WRITE
+    scope = ApiKeyScope.EVENTS_WRITE.value
 
 
 class HasReadScope(HasScope):
-    scope = ApiKeyScope.READ
+    scope = ApiKeyScope.READ.value

@@ -80,6 +80,8 @@ def single_response(result: Result) -> Response:
             result.errors,
             headers={"Retry-After": str(result.retry_after)},
         )
+    if [error.code for error in result.errors] == ["too_large"]:
+        return error_response(413, "too_large", result.errors[0].message)
     return error_response(
         400, "invalid_event", "The event was not stored: fix the fields listed in errors.", result.errors
     )
@@ -95,6 +97,13 @@ def batch_response(results: Sequence[Result], success_status: int = 202) -> Resp
         "rejected": len(failed),
         "results": [result.as_dict(index) for index, result in enumerate(results)],
     }
+    if failed:
+        # Also for Segment's libraries, which log an error answer's `code` and `message`.
+        body = {
+            "code": "events_rejected",
+            "message": f"{len(failed)} of {len(results)} events were not stored: see errors in results.",
+            **body,
+        }
     retry_after = max((r.retry_after for r in failed), default=0)
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if not failed:
