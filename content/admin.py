@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,8 +20,21 @@ from .segments import count_segments
 COMMON_FIELDS = ("name", "key", "status", "purpose", "description")
 
 
+# A list inside an admin message: the admin styles every `.messagelist li` as a message of its
+# own (icon, padding, green), so the items reset that inline.
+_LIST = '<ul style="margin:.4em 0 0;padding-left:1.4em">{}</ul>'
+_ITEM = (
+    '<li style="display:list-item;list-style:disc;background:none;border:0;margin:0;padding:0;'
+    'font-size:inherit;color:inherit">{}</li>'
+)
+
+
+def _bullets(items) -> str:
+    return format_html(_LIST, format_html_join("", _ITEM, ((str(item),) for item in items)))
+
+
 def _problem_list(problems) -> str:
-    return format_html_join("", "<li>{}</li>", ((str(p),) for p in problems))
+    return _bullets(problems)
 
 
 class ChannelContentAdmin(admin.ModelAdmin):
@@ -70,7 +84,7 @@ class ChannelContentAdmin(admin.ModelAdmin):
         level = messages.ERROR if any(p.is_error for p in problems) else messages.WARNING
         self.message_user(
             request,
-            format_html("“{}” has {} problem(s):<ul>{}</ul>", content, len(problems), _problem_list(problems)),
+            format_html("“{}” has {} problem(s):{}", content, len(problems), _problem_list(problems)),
             level,
         )
 
@@ -83,13 +97,13 @@ class ChannelContentAdmin(admin.ModelAdmin):
         except ContentNotReady as error:
             self.message_user(
                 request,
-                format_html("“{}” stays in Draft; fix these first:<ul>{}</ul>", content, _problem_list(error.problems)),
+                format_html("“{}” stays in Draft; fix these first:{}", content, _problem_list(error.problems)),
                 messages.ERROR,
             )
             return
         self.message_user(request, f"“{content}” is ready to send.", messages.SUCCESS)
         if warnings:
-            self.message_user(request, format_html("Warnings:<ul>{}</ul>", _problem_list(warnings)), messages.WARNING)
+            self.message_user(request, format_html("Warnings:{}", _problem_list(warnings)), messages.WARNING)
 
     def _reopen(self, request: HttpRequest, content: Content) -> None:
         if not content.is_ready:
@@ -101,23 +115,60 @@ class ChannelContentAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 format_html(
-                    "“{}” cannot be edited while live journeys send it:<ul>{}</ul>",
+                    "“{}” cannot be edited while live journeys send it:{}",
                     content,
-                    format_html_join("", "<li>{}</li>", ((u,) for u in error.usages)),
+                    _bullets(error.usages),
                 ),
                 messages.ERROR,
             )
             return
         self.message_user(request, f"“{content}” is back in Draft and can be edited.", messages.SUCCESS)
 
-    # --- Pages: preview and test send, and the change form's buttons ------------------------
+    # --- The change form: Save and check, Save and mark ready; read-only when ready ----------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_ready:
+            # Nothing to save on Ready content: the only way to change it is Edit (back to Draft).
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        can_save = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
+        context["show_check_buttons"] = can_save and (obj is None or not obj.is_ready)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and object_id:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None and obj.is_ready and self.has_change_permission(request, obj):
+                # A stale form (opened before someone marked the message ready) must not
+                # overwrite Ready content: nothing is saved.
+                self.message_user(
+                    request, f"“{obj}” is ready to send and read-only: press Edit to change it.", messages.ERROR
+                )
+                return HttpResponseRedirect(self._change_url(obj))
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def response_add(self, request: HttpRequest, obj: Content, post_url_continue=None) -> HttpResponse:
+        return self._after_save(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Content) -> HttpResponse:
+        return self._after_save(request, obj) or super().response_change(request, obj)
+
+    def _after_save(self, request: HttpRequest, obj: Content) -> HttpResponse | None:
+        """ "Save and check content" and "Save and mark ready to send" stay on the message."""
+        if "_check" in request.POST:
+            self._report_check(request, obj)
+        elif "_mark_ready" in request.POST:
+            self._mark_ready(request, obj)
+        else:
+            return None
+        return HttpResponseRedirect(self._change_url(obj))
+
+    # --- Pages: preview and test send, and Edit ------------------------------------------------
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         wrap = self.admin_site.admin_view
         return [
             path("<path:object_id>/preview/", wrap(self.preview_view), name=f"{prefix}_preview"),
-            path("<path:object_id>/mark-ready/", wrap(self.mark_ready_view), name=f"{prefix}_mark_ready"),
             path("<path:object_id>/edit/", wrap(self.edit_view), name=f"{prefix}_edit"),
             *super().get_urls(),
         ]
@@ -131,14 +182,6 @@ class ChannelContentAdmin(admin.ModelAdmin):
 
     def _change_url(self, obj: Content) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
-
-    def mark_ready_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        return require_POST(self._mark_ready_post)(request, object_id)
-
-    def _mark_ready_post(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        obj = self._object(request, object_id, change=True)
-        self._mark_ready(request, obj)
-        return HttpResponseRedirect(self._change_url(obj))
 
     def edit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return require_POST(self._edit_post)(request, object_id)

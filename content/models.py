@@ -56,11 +56,15 @@ class Content(models.Model):
         return getattr(self, CHANNEL_RELATION[self.channel])
 
 
+# A draft may be incomplete (saved half-written); Check content, not the form, says what is
+# missing, all at once, before it can become Ready to send.
+
+
 class Email(Content):
-    subject = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255, blank=True)
     preheader = models.CharField(max_length=255, blank=True, help_text="Preview text shown after the subject.")
     from_name = models.CharField(max_length=100, blank=True)
-    from_email = models.CharField(max_length=254, help_text="Sender address, e.g. shop@example.com.")
+    from_email = models.CharField(max_length=254, blank=True, help_text="Sender address, e.g. shop@example.com.")
     reply_to = models.CharField(max_length=254, blank=True)
     html_body = models.TextField(blank=True)
     text_body = models.TextField(blank=True, verbose_name="plain-text body")
@@ -71,7 +75,7 @@ class Email(Content):
 
 
 class TextMessage(Content):
-    body = models.TextField()
+    body = models.TextField(blank=True)
     sender = models.CharField(max_length=30, blank=True, help_text="Sender number or alphanumeric id.")
 
     def save(self, *args, **kwargs):
@@ -80,8 +84,8 @@ class TextMessage(Content):
 
 
 class PushNotification(Content):
-    title = models.CharField(max_length=200)
-    body = models.TextField()
+    title = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
     image_url = models.URLField(max_length=500, blank=True)
     link_url = models.CharField(max_length=500, blank=True, verbose_name="link")
 

@@ -1,6 +1,8 @@
 """The marketer's content pages: read-only when ready, Check, Mark ready, Edit, Preview and
 Test send; the analyst can look but not change or send."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -32,6 +34,23 @@ def _url(name, obj, model="email"):
     return reverse(f"admin:content_{model}_{name}", args=[obj.pk])
 
 
+EMAIL_FIELDS = (
+    "name", "key", "purpose", "description", "subject", "preheader", "from_name", "from_email", "reply_to",
+    "html_body", "text_body",
+)  # fmt: skip
+
+
+def _page(response) -> str:
+    """The page's HTML without inline styles (the admin messages' lists carry some)."""
+    return re.sub(r' style="[^"]*"', "", response.content.decode())
+
+
+def _save(client, email, button, **changes):
+    """Submit the email's change form as the marketer would, with one of its buttons."""
+    data = {field: getattr(email, field) for field in EMAIL_FIELDS} | changes | {button: "1"}
+    return client.post(_url("change", email), data, follow=True)
+
+
 def test_the_preview_shows_the_email_rendered_with_sample_data_in_a_sandboxed_frame(client, marketer, email):
     client.force_login(marketer)
 
@@ -46,32 +65,74 @@ def test_the_preview_shows_the_email_rendered_with_sample_data_in_a_sandboxed_fr
     assert "Test send" in html
 
 
-def test_marking_ready_from_the_change_page_runs_the_check(client, marketer, email):
+def test_save_and_mark_ready_saves_the_form_then_runs_the_check(client, marketer, email):
     client.force_login(marketer)
-    Email.objects.filter(pk=email.pk).update(from_email="")
 
-    response = client.post(_url("mark_ready", email), follow=True)
+    response = _save(client, email, "_mark_ready", from_email="", subject="Hello {{ contact.first_name }}")
 
-    assert Email.objects.get(pk=email.pk).status == ContentStatus.DRAFT
-    assert "fix these first:<ul><li>from_email: A from address is required.</li></ul>" in response.content.decode()
+    saved = Email.objects.get(pk=email.pk)
+    assert (saved.status, saved.subject, saved.from_email) == (
+        ContentStatus.DRAFT,
+        "Hello {{ contact.first_name }}",
+        "",
+    )
+    assert response.redirect_chain == [(_url("change", email), 302)]
+    assert "fix these first:<ul><li>from_email: A from address is required.</li></ul>" in _page(response)
 
-    Email.objects.filter(pk=email.pk).update(from_email="shop@example.com")
-    client.post(_url("mark_ready", email))
+    response = _save(client, email, "_mark_ready", from_email="shop@example.com")
+
     assert Email.objects.get(pk=email.pk).status == ContentStatus.READY
+    assert "“Initial” is ready to send." in response.content.decode()
+
+
+def test_save_and_check_content_lists_every_problem_and_keeps_the_draft(client, marketer, email):
+    client.force_login(marketer)
+
+    response = _save(client, email, "_check", subject="", text_body="Cart {% if trigger.cart_total %}")
+
+    html = _page(response)
+    assert Email.objects.get(pk=email.pk).status == ContentStatus.DRAFT
+    assert Email.objects.get(pk=email.pk).text_body == "Cart {% if trigger.cart_total %}"
+    assert "has 3 problem(s):<ul><li>subject: A subject is required.</li>" in html
+    assert "<li>text_body: The template does not compile: " in html
+    assert (
+        "<li>text_body: A commercial email needs an unsubscribe link: add {{ unsubscribe_url }} to the plain-text body.</li>"
+        in html
+    )
+
+    response = _save(client, email, "_check")
+    assert "“Initial”: no problems found." in response.content.decode()
+
+
+def test_a_new_message_can_be_saved_and_checked_at_once(client, marketer, db):
+    client.force_login(marketer)
+    data = {field: "" for field in EMAIL_FIELDS} | {
+        "name": "Welcome", "key": "welcome", "purpose": "transactional", "subject": "Welcome",
+        "from_email": "shop@example.com", "html_body": "<p>Hi</p>", "text_body": "Hi", "_check": "1",
+    }  # fmt: skip
+
+    response = client.post(reverse("admin:content_email_add"), data, follow=True)
+
+    welcome = Email.objects.get(key="welcome")
+    assert response.redirect_chain == [(_url("change", welcome), 302)]
+    assert welcome.status == ContentStatus.DRAFT
+    assert "“Welcome”: no problems found." in response.content.decode()
 
 
 def test_ready_content_is_read_only_until_edit_moves_it_back_to_draft(client, marketer, email):
     client.force_login(marketer)
-    client.post(_url("mark_ready", email))
+    _save(client, email, "_mark_ready")
+    updated_at = Email.objects.get(pk=email.pk).updated_at
 
     page = client.get(reverse("admin:content_email_change", args=[email.pk])).content.decode()
     assert 'name="subject"' not in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page and 'name="_mark_ready"' not in page
     assert "Edit (back to Draft)" in page
-    client.post(
-        reverse("admin:content_email_change", args=[email.pk]),
-        {"subject": "Changed", "_save": "Save"},
-    )
-    assert Email.objects.get(pk=email.pk).subject == "Hi {{ contact.first_name }}"
+    # A form opened before the message became ready changes nothing.
+    response = _save(client, email, "_save", subject="Changed")
+    assert "is ready to send and read-only: press Edit to change it." in response.content.decode()
+    unchanged = Email.objects.get(pk=email.pk)
+    assert (unchanged.subject, unchanged.updated_at) == ("Hi {{ contact.first_name }}", updated_at)
 
     client.post(_url("edit", email))
 
@@ -124,7 +185,9 @@ def test_the_analyst_sees_the_preview_but_cannot_send_mark_ready_or_edit(client,
     assert page.status_code == 200
     assert "Test send" not in page.content.decode()
     assert client.post(_url("preview", email), {"address": "qa@example.com"}).status_code == 403
-    assert client.post(_url("mark_ready", email)).status_code == 403
+    assert _save(client, email, "_mark_ready").status_code == 403
+    assert client.post(_url("edit", email)).status_code == 403
+    assert 'name="_check"' not in client.get(_url("change", email)).content.decode()
     assert mail.outbox == []
     assert Email.objects.get(pk=email.pk).status == ContentStatus.DRAFT
 
@@ -147,7 +210,7 @@ def test_the_check_action_reports_every_problem(client, marketer, email):
 
     assert (
         "has 2 problem(s):<ul><li>subject: A subject is required.</li><li>html_body: An HTML body is required.</li></ul>"
-        in response.content.decode()
+        in _page(response)
     )
 
 
@@ -155,7 +218,7 @@ def test_edit_is_refused_while_a_live_journey_sends_the_message(client, marketer
     from journeys.models import Journey, JourneyVersion, Step
 
     client.force_login(marketer)
-    client.post(_url("mark_ready", email))
+    _save(client, email, "_mark_ready")
     journey = Journey.objects.create(key="cart", name="Abandoned cart", status="live")
     version = JourneyVersion.objects.create(journey=journey, number=2, state="published")
     Step.objects.create(version=version, key="initial-email", kind="email", content=email)
@@ -165,5 +228,5 @@ def test_edit_is_refused_while_a_live_journey_sends_the_message(client, marketer
     assert Email.objects.get(pk=email.pk).status == ContentStatus.READY
     assert (
         "cannot be edited while live journeys send it:<ul><li>journey “Abandoned cart” (v2, live), step initial-email</li></ul>"
-        in response.content.decode()
+        in _page(response)
     )
