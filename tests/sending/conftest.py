@@ -1,5 +1,6 @@
-"""Journey-shaped rows built directly (the engine is written in parallel): a contact in the
-abandoned-cart journey, at a message step, with a queued delivery."""
+"""Journey-shaped rows built directly: a contact in the abandoned-cart journey, at a message
+step, with a queued delivery. The engine's own fixtures (the seed journey, a frozen clock,
+raise_event, run_sweep) are shared too, for tests that go through the real engine."""
 
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from journeys.models import (
     StepKind,
     VersionState,
 )
+from tests.engine.conftest import clock, raise_event, run_sweep, seed_bundle, seed_journey  # noqa: F401
 from triggers.models import Event, Trigger
 
 HTML_BODY = (

@@ -205,3 +205,32 @@ def test_deciding_takes_at_most_two_queries(contact, email, three_per_week, djan
         decision = _decide(contact, email, now=datetime(2026, 1, 10, 12, tzinfo=UTC))
 
     assert decision == Decision("send")
+
+
+def test_a_marketer_sets_the_cap_and_quiet_hours_in_the_admin(client, marketer, contact, email, make_delivery):
+    from django.urls import reverse
+
+    client.force_login(marketer)
+    response = client.post(
+        reverse("admin:journeys_sendingpolicy_add"),
+        {
+            "channel": "email",
+            "cap_count": "3",
+            "cap_window": "7 00:00:00",
+            "quiet_hours_start": "21:00",
+            "quiet_hours_end": "08:00",
+        },
+    )
+
+    assert response.status_code == 302
+    policy = SendingPolicy.objects.get(channel="email")
+    assert (policy.cap_count, policy.cap_window) == (3, timedelta(days=7))
+    others = _other_emails(email, 3)
+    with time_machine.travel(datetime(2026, 3, 2, 12, tzinfo=UTC), tick=False):
+        for other in others:
+            _past_delivery(make_delivery, other, DeliveryStatus.SENT, sent_at=timezone.now() - timedelta(days=1))
+        assert _decide(contact, email) == Decision("block", "frequency_cap")
+    Delivery.objects.update(status=DeliveryStatus.FAILED)
+    # 23:00 in Lisbon: held until 08:00 there.
+    with time_machine.travel(datetime(2026, 3, 2, 23, tzinfo=UTC), tick=False):
+        assert _decide(contact, email) == Decision("hold", until=datetime(2026, 3, 3, 8, tzinfo=UTC))
