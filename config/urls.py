@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("content.urls")),
     path("", include("journeys.urls")),
     path("analytics/", include("analytics.urls")),
+    path("", include("analytics.api_urls")),
 ]
