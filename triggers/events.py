@@ -39,7 +39,10 @@ class Stored:
 def announce_after_commit(event_ids: list[int]) -> None:
     """Tell listeners (the journeys app) about new events once they are durably stored."""
     if event_ids:
-        transaction.on_commit(lambda: events_stored.send(sender=Event, event_ids=list(event_ids)))
+        # robust: the events are stored whatever a listener does (a broker outage must not
+        # turn a stored event into a 500 and a retry); the journeys sweep finds unprocessed
+        # events that no task announced.
+        transaction.on_commit(lambda: events_stored.send(sender=Event, event_ids=list(event_ids)), robust=True)
 
 
 def raise_internal(
@@ -93,21 +96,25 @@ _COLUMNS = (
 
 
 def store_events(source: str, events: Sequence[ValidatedEvent]) -> list[Stored]:
-    """Store validated events from one source in one transaction; the public API's entry point.
+    """Store validated events from one source at once; the public API's entry point.
 
     Idempotency is the database's job: the rows go in with one `INSERT … ON CONFLICT DO NOTHING
-    RETURNING`, so an event whose (source, event_id) exists is skipped by the unique constraint
-    even when two requests race (PostgreSQL makes the second wait for the first to commit).
+    RETURNING` (one statement: all of them or none), so an event whose (source, event_id)
+    exists is skipped by the unique constraint even when two requests race (PostgreSQL makes
+    the second wait for the first to commit).
     Skipped events are then read back: the same body is a duplicate, another body a conflict.
     Only the newly stored events are announced, after commit. Results follow `events`' order.
     """
     if not events:
         return []
-    received_at = timezone.now()
-    with transaction.atomic():
-        inserted = _insert_ignoring_conflicts(source, events, received_at)
-        results = _classify(source, events, inserted)
-        announce_after_commit([r.id for r in results if r.outcome is Outcome.ACCEPTED])
+    # No transaction.atomic() around this: the single INSERT statement is atomic on its own,
+    # and the rows _classify reads back were committed by whoever inserted them (ON CONFLICT
+    # waits for that). Outside a transaction it commits in the INSERT's round trip, where
+    # BEGIN/COMMIT would add two to every request. Inside one (a caller's), it joins it and
+    # the announcement waits for that commit.
+    inserted = _insert_ignoring_conflicts(source, events, timezone.now())
+    results = _classify(source, events, inserted)
+    announce_after_commit([r.id for r in results if r.outcome is Outcome.ACCEPTED])
     return results
 
 

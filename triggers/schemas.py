@@ -5,13 +5,13 @@ from collections.abc import Iterable
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from .models import Trigger, TriggerAttribute, TriggerStatus
+from .models import Trigger, TriggerStatus
 from .validation import AttributeSpec, TriggerSchema
 
 
 def load_schemas(keys: Iterable[str] = (), *, names: Iterable[str] = ()) -> dict[str, TriggerSchema]:
     """Schemas of the triggers with these keys, and of those whose key or display name matches
-    one of `names` case-insensitively (Segment's `event`). Two queries whatever the count.
+    one of `names` case-insensitively (Segment's `event`). One query whatever the count.
 
     The result maps each key, and each lower-cased display name, to its schema.
     """
@@ -22,16 +22,30 @@ def load_schemas(keys: Iterable[str] = (), *, names: Iterable[str] = ()) -> dict
     condition = Q(key__in=keys)
     if lowered:
         condition |= Q(key__in=lowered) | Q(lower_name__in=lowered)
-    triggers = list(
+    # One query: each trigger with its attributes (a LEFT JOIN, so a trigger without any
+    # comes back once with NULLs). It runs on every request of the ingest API.
+    rows = (
         Trigger.objects.annotate(lower_name=Lower("name"))
         .filter(condition)
-        .values_list("id", "key", "name", "status", "builtin", "daily_quota")
+        .values_list(
+            "id",
+            "key",
+            "name",
+            "status",
+            "builtin",
+            "daily_quota",
+            "attributes__name",
+            "attributes__type",
+            "attributes__required",
+        )
+        .order_by("id", "attributes__position", "attributes__name")
     )
+    triggers: dict[int, tuple] = {}
     specs: dict[int, list[AttributeSpec]] = {}
-    for trigger_id, name, type_, required in TriggerAttribute.objects.filter(
-        trigger_id__in=[row[0] for row in triggers]
-    ).values_list("trigger_id", "name", "type", "required"):
-        specs.setdefault(trigger_id, []).append(AttributeSpec(name, type_, required))
+    for *trigger, attribute_name, type_, required in rows:
+        triggers.setdefault(trigger[0], tuple(trigger))
+        if attribute_name is not None:
+            specs.setdefault(trigger[0], []).append(AttributeSpec(attribute_name, type_, required))
     by_key = {
         key: TriggerSchema(
             id=trigger_id,
@@ -42,7 +56,7 @@ def load_schemas(keys: Iterable[str] = (), *, names: Iterable[str] = ()) -> dict
             attributes=tuple(specs.get(trigger_id, ())),
             daily_quota=daily_quota,
         )
-        for trigger_id, key, name, status, builtin, daily_quota in triggers
+        for trigger_id, key, name, status, builtin, daily_quota in triggers.values()
     }
     schemas: dict[str, TriggerSchema] = {}
     if lowered:

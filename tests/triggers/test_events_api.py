@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from triggers.models import Event, Trigger, TriggerStatus
 
@@ -153,3 +155,16 @@ def test_lists_accept_any_json_list_and_datetimes_iso_strings(website, cart_trig
 
     assert response.status_code == 202
     assert Event.objects.get().attributes == attributes
+
+
+def test_an_event_costs_four_queries_and_no_transaction_of_its_own(website, cart_trigger, settings):
+    """The hot path: the key, its rate bucket (database fallback), the trigger's schema, the INSERT."""
+    settings.REDIS_URL = ""
+    post(website, URL, cart_event(event_id="warm"))  # Writes last_used_at and creates the bucket.
+
+    with CaptureQueriesContext(connection) as queries:
+        response = post(website, URL, cart_event(event_id="measured"))
+
+    sql = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert response.status_code == 202
+    assert sql == ["SELECT", "UPDATE", "SELECT", "INSERT"], [q["sql"][:80] for q in queries.captured_queries]

@@ -140,3 +140,23 @@ def test_two_simultaneous_posts_of_one_event_id_store_exactly_one_row(website_ke
     assert Event.objects.count() == 1
     assert sorted(answer.get("duplicate") for answer in answers) == [False, True], answers
     assert {answer["id"] for answer in answers} == {Event.objects.get().pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_listener_does_not_fail_a_stored_event(website, cart_trigger):
+    """A broker outage must not answer 500 for a stored event (and cause a retry): the
+    journeys sweep picks up events no task announced. Transactional: the request commits
+    and runs its on-commit callbacks as in production."""
+
+    def broken_broker(sender, event_ids, **kwargs):
+        raise ConnectionError("broker down")
+
+    events_stored.connect(broken_broker)
+    try:
+        response = post(website, URL, cart_event())
+    finally:
+        events_stored.disconnect(broken_broker)
+
+    event = Event.objects.get()
+    assert response.status_code == 202
+    assert response.json() == {"id": event.pk, "event_id": "2f6c0b9e-1", "duplicate": False}
