@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from .bundles import export_bundle
+from .designer.views import JourneyDesigner
 from .models import (
     Consent,
     Contact,
@@ -65,12 +68,30 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Journey)
-class JourneyAdmin(admin.ModelAdmin):
+class JourneyAdmin(JourneyDesigner, admin.ModelAdmin):
+    """Journeys: the list, and the designer (create, settings, canvas, publish, test) in place
+    of the plain add and change forms."""
+
     list_display = ("name", "key", "type", "status", "updated_at")
     list_filter = ("status", "type")
     search_fields = ("name", "key")
-    prepopulated_fields = {"key": ("name",)}
-    inlines = [VersionInline]
+    actions = ["export_selected"]
+
+    def get_urls(self):
+        # The designer's pages come first: the admin's own patterns end in a catch-all.
+        return self.designer_urls() + super().get_urls()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        return self.designer_add_view(request)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
+        return self.designer_change_view(request, object_id)
+
+    @admin.action(description="Export selected journeys (JSON bundle)", permissions=["view"])
+    def export_selected(self, request: HttpRequest, queryset) -> HttpResponse:
+        response = JsonResponse(export_bundle(queryset.values_list("key", flat=True)), json_dumps_params={"indent": 2})
+        response["Content-Disposition"] = 'attachment; filename="journeys.json"'
+        return response
 
 
 class StepInline(admin.TabularInline):

@@ -1,0 +1,115 @@
+// The designer's progressive enhancement: offer the start trigger's attributes, only the
+// operators an attribute's type allows, a value input of the right kind, add condition
+// rows, and show a wait's duration or date. Everything also works without it (the server
+// checks the same rules).
+(function () {
+  "use strict";
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+  var HINTS = {
+    number: "e.g. 50", text: "text", boolean: "true or false",
+    datetime: "2026-12-24T09:00:00+01:00", list: "a value to look for", object: ""
+  };
+
+  // The attribute picker follows the start trigger chosen (its schema, nested paths included).
+  function fillAttributes(select, schema) {
+    var chosen = select.value;
+    while (select.options.length > 1) select.remove(1);
+    Object.keys(schema).forEach(function (path) {
+      var option = new Option(path + " (" + schema[path] + ")", path, false, path === chosen);
+      option.setAttribute("data-type", schema[path]);
+      select.add(option);
+    });
+    select.dispatchEvent(new Event("change"));
+  }
+
+  function setUpWait() {
+    var modes = document.querySelectorAll("input[name=mode]");
+    if (!modes.length) return;
+    var duration = document.querySelectorAll(".field-amount, .field-unit");
+    var until = document.querySelectorAll(".field-until");
+    function refresh() {
+      var checked = document.querySelector("input[name=mode]:checked");
+      var useUntil = checked && checked.value === "until";
+      Array.prototype.forEach.call(duration, function (row) { row.hidden = useUntil; });
+      Array.prototype.forEach.call(until, function (row) { row.hidden = !useUntil; });
+    }
+    Array.prototype.forEach.call(modes, function (radio) { radio.addEventListener("change", refresh); });
+    refresh();
+  }
+
+  function setUpRow(row, operators) {
+    var attribute = row.querySelector("[data-attribute]");
+    var operator = row.querySelector("[data-operator]");
+    var value = row.querySelector("[data-value]");
+    if (!attribute || !operator || !value) return;
+    function refresh() {
+      var option = attribute.options[attribute.selectedIndex];
+      var type = option ? option.getAttribute("data-type") : null;
+      var firstAllowed = null;
+      Array.prototype.forEach.call(operator.options, function (op) {
+        var allowed = !type || (operators[op.value] || []).indexOf(type) !== -1;
+        op.disabled = !allowed;
+        op.hidden = !allowed;
+        if (allowed && firstAllowed === null) firstAllowed = op;
+      });
+      if (operator.selectedOptions[0] && operator.selectedOptions[0].disabled && firstAllowed) {
+        operator.value = firstAllowed.value;
+      }
+      var op = operator.value;
+      var list = op === "in" || op === "not_in";
+      var none = op === "exists" || op === "not_exists";
+      value.disabled = none || attribute.disabled;
+      value.type = type === "number" && !list ? "number" : "text";
+      if (value.type === "number") value.step = "any";
+      value.placeholder = none ? "no value needed" : list ? "values, separated by commas" : (HINTS[type] || "");
+    }
+    attribute.addEventListener("change", refresh);
+    operator.addEventListener("change", refresh);
+    refresh();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpWait();
+    var operators = readJSON("operator-types");
+    if (!operators) return;
+    var schemas = readJSON("trigger-schemas") || {};
+    var rows = document.getElementById("conditions-rows");
+    var trigger = document.getElementById("id_start_trigger");
+    function currentSchema() { return (trigger && schemas[trigger.value]) || {}; }
+    Array.prototype.forEach.call(rows.querySelectorAll("[data-condition]"), function (row) {
+      setUpRow(row, operators);
+    });
+    function refreshAttributes() {
+      Array.prototype.forEach.call(rows.querySelectorAll("[data-attribute]"), function (select) {
+        if (!select.disabled) fillAttributes(select, currentSchema());
+      });
+    }
+    if (trigger && !trigger.disabled) {
+      trigger.addEventListener("change", refreshAttributes);
+      refreshAttributes();
+    }
+    var add = document.getElementById("add-condition");
+    var template = document.getElementById("conditions-empty");
+    var total = document.getElementById("id_conditions-TOTAL_FORMS");
+    var max = document.getElementById("id_conditions-MAX_NUM_FORMS");
+    if (!add || !template || !total) return;
+    function update() { add.hidden = parseInt(total.value, 10) >= parseInt(max.value, 10); }
+    add.addEventListener("click", function () {
+      var index = parseInt(total.value, 10);
+      var html = template.innerHTML.replace(/__prefix__/g, index).replace(/Condition new/g, "Condition " + (index + 1));
+      var holder = document.createElement("tbody");
+      holder.innerHTML = html;
+      var row = holder.querySelector("tr");
+      rows.appendChild(row);
+      total.value = index + 1;
+      fillAttributes(row.querySelector("[data-attribute]"), currentSchema());
+      setUpRow(row, operators);
+      row.querySelector("[data-attribute]").focus();
+      update();
+    });
+    update();
+  });
+})();
