@@ -122,7 +122,10 @@ Q_CLUSTER = {
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=5),
     "catch_up": False,
     "ack_failures": True,
-    "save_limit": 1000,
+    # django-q2 prunes kept successes by loading every kept row under a lock on each task's
+    # result: at 1,000 rows that cost more than the task. Successes are not kept (the
+    # participants, deliveries and events tables are the record); failures always are.
+    "save_limit": env.int("Q_SAVE_LIMIT", default=-1),
     "bulk": env.int("Q_BULK", default=10),
     "poll": env.float("Q_POLL", default=0.1),
     "label": "Task queue",

@@ -15,12 +15,18 @@ CONTACT_FIELDS = ("email", "phone", "push_token", "first_name", "last_name", "ti
 def upsert_contact(external_id: str, fields: Mapping[str, Any] | None) -> Contact:
     """The contact with this id, created if new, updated with the given fields (blank or
     missing fields leave what is stored; `attributes` are merged)."""
+    return upsert_contact_created(external_id, fields)[0]
+
+
+def upsert_contact_created(external_id: str, fields: Mapping[str, Any] | None) -> tuple[Contact, bool]:
+    """`upsert_contact`, and whether this call created the contact (a new contact is in no
+    journey yet, which spares the event's reactions their participant queries)."""
     fields = fields or {}
     contact = Contact.objects.filter(external_id=external_id).first()
     if contact is None:
         try:
             with transaction.atomic():
-                return Contact.objects.create(external_id=external_id, **_changes(Contact(), fields))
+                return Contact.objects.create(external_id=external_id, **_changes(Contact(), fields)), True
         except IntegrityError:  # created meanwhile by a concurrent event
             contact = Contact.objects.get(external_id=external_id)
     changes = _changes(contact, fields)
@@ -28,7 +34,7 @@ def upsert_contact(external_id: str, fields: Mapping[str, Any] | None) -> Contac
         for name, value in changes.items():
             setattr(contact, name, value)
         contact.save(update_fields=[*changes, "updated_at"])
-    return contact
+    return contact, False
 
 
 def _changes(contact: Contact, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from triggers.models import Event
 
 from . import transitions
 from .conditions import all_hold
-from .contacts import upsert_contact
+from .contacts import upsert_contact_created
 from .models import (
     ONCE_EVER,
     Contact,
@@ -68,10 +68,11 @@ def process_event(event_id: int, now: datetime | None = None) -> bool:
 
 
 def react(event: Event, now: datetime) -> None:
-    contact = upsert_contact(event.contact_key, event.contact)
-    _count_goals(event, contact, now)
-    _exit_participants(event, contact, now)
-    _take_yes_paths(event, contact, now)
+    contact, created = upsert_contact_created(event.contact_key, event.contact)
+    if not created:  # a contact first seen in this event is in no journey yet
+        _count_goals(event, contact, now)
+        _exit_participants(event, contact, now)
+        _take_yes_paths(event, contact, now)
     _enter_journeys(event, contact, now)
 
 
@@ -170,4 +171,4 @@ def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
             now=now,
         )
         if participant is not None:
-            advance(participant, now)
+            advance(participant, now, arrived=True)

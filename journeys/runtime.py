@@ -133,21 +133,30 @@ def split_bucket(participant_id: int, step_key: str) -> int:
 WAIT = object()  # the participant stays at its step
 
 
-def advance(participant: Participant, now: datetime) -> None:
-    """Run the (locked, active) participant until it waits or finishes."""
-    plan = plan_for(participant.version)
+def advance(participant: Participant, now: datetime, *, arrived: bool = False) -> None:
+    """Run the (locked, active) participant until it waits or finishes.
+
+    `arrived`: the participant has just entered or arrived at its current step in this
+    transaction, so nothing of that step exists yet (no delivery to look for).
+    """
+    with transitions.one_run(participant):
+        _run(participant, plan_for(participant.version), now, arrived)
+
+
+def _run(participant: Participant, plan: Plan, now: datetime, arrived: bool) -> None:
     for _ in range(MAX_STEPS_PER_RUN):
         step = plan.steps.get(participant.current_step_id) if participant.current_step_id else None
         if step is None:
             transitions.complete(participant, now)
             return
-        outcome = EXECUTORS[step.kind](participant, step, plan, now)
+        outcome = EXECUTORS[step.kind](participant, step, plan, now, arrived)
         if outcome is WAIT:
             return
         if outcome is None:
             transitions.complete(participant, now)
             return
         transitions.arrive(participant, outcome, now)
+        arrived = True
     raise RuntimeError(f"participant {participant.pk} ran {MAX_STEPS_PER_RUN} steps without waiting")
 
 
@@ -155,10 +164,11 @@ def _is_woken(participant: Participant, now: datetime) -> bool:
     return participant.wake_at is not None and participant.wake_at <= now
 
 
-def _message(participant: Participant, step: Step, plan: Plan, now: datetime) -> Any:
+def _message(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
     from .policy import decide
 
-    delivery = Delivery.objects.filter(participant=participant, step=step).first()
+    # Back at a message step (quiet hours ended, a re-run): its delivery may exist already.
+    delivery = None if arrived else Delivery.objects.filter(participant=participant, step=step).first()
     if delivery is not None and delivery.status != DeliveryStatus.HELD:
         return plan.next_after(step)  # already decided (a re-run after a crash)
     if delivery is not None and participant.wake_at is not None and participant.wake_at > now:
@@ -194,7 +204,7 @@ def _message(participant: Participant, step: Step, plan: Plan, now: datetime) ->
     return plan.next_after(step)
 
 
-def _wait(participant: Participant, step: Step, plan: Plan, now: datetime) -> Any:
+def _wait(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
     if _is_woken(participant, now):
         transitions.record(participant, step, HistoryOutcome.WAITED, now)
         return plan.next_after(step)
@@ -208,7 +218,7 @@ def _wait(participant: Participant, step: Step, plan: Plan, now: datetime) -> An
     return WAIT
 
 
-def _wait_for(participant: Participant, step: Step, plan: Plan, now: datetime) -> Any:
+def _wait_for(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
     """Arrival starts the clock; the limit passing takes the No path. The Yes path is taken
     by journeys.reactions when a matching event arrives (take_yes)."""
     if _is_woken(participant, now):
@@ -223,16 +233,17 @@ def _wait_for(participant: Participant, step: Step, plan: Plan, now: datetime) -
 def take_yes(participant: Participant, step: Step, event_id: int, now: datetime) -> None:
     """A matching event arrived while the participant waited at `step`: go down Yes."""
     plan = plan_for(participant.version)
-    transitions.record(participant, step, HistoryOutcome.YES, now, {"event": event_id})
-    following = plan.enter_path(step, "yes")
-    if following is None:
-        transitions.complete(participant, now)
-        return
-    transitions.arrive(participant, following, now)
-    advance(participant, now)
+    with transitions.one_run(participant):
+        transitions.record(participant, step, HistoryOutcome.YES, now, {"event": event_id})
+        following = plan.enter_path(step, "yes")
+        if following is None:
+            transitions.complete(participant, now)
+            return
+        transitions.arrive(participant, following, now)
+        advance(participant, now, arrived=True)
 
 
-def _branch(participant: Participant, step: Step, plan: Plan, now: datetime) -> Any:
+def _branch(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
     data = {"contact": contact_data(participant), "trigger": trigger_data(participant)}
     for index, path in enumerate(step.paths):
         if all_hold(path.get("conditions", []), data):
@@ -242,7 +253,7 @@ def _branch(participant: Participant, step: Step, plan: Plan, now: datetime) -> 
     return plan.enter_path(step, "otherwise")
 
 
-def _split(participant: Participant, step: Step, plan: Plan, now: datetime) -> Any:
+def _split(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
     bucket, upper = split_bucket(participant.pk, step.key), 0
     for index, path in enumerate(step.paths):
         upper += path.get("percent", 0)

@@ -5,6 +5,20 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 
+def pytest_collection_modifyitems(items):
+    """A test that commits (live_server, real workers) ends by flushing every table, which
+    also empties the rows migrations wrote: built-in triggers, the roles, the sweep's
+    schedule. With serialized rollback each such test starts with them restored, whatever
+    ran before it."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction"):
+            kwargs = {**marker.kwargs, "serialized_rollback": True}
+            item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
+        elif marker is None and {"transactional_db", "live_server"} & set(item.fixturenames):
+            item.fixturenames.append("django_db_serialized_rollback")
+
+
 def _user(username: str, *, group: str | None = None, is_staff: bool = True) -> User:
     user = User.objects.create_user(username=username, password="pw", is_staff=is_staff)
     if group:
