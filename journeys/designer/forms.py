@@ -158,6 +158,11 @@ class ConditionForm(forms.Form):
         self.fields["attribute"].choices = [("", "Choose an attribute")] + [(p, p) for p in schema]
         self.fields["operator"].choices = operator_choices()
 
+    def has_changed(self) -> bool:
+        # A row with an attribute chosen is a condition, even one equal to its initial
+        # value (the formset would otherwise skip an unchanged extra row); one without is empty.
+        return bool(self.data.get(self.add_prefix("attribute"))) or super().has_changed()
+
     def clean(self) -> dict:
         data = super().clean()
         attribute, operator = data.get("attribute"), data.get("operator")
@@ -287,7 +292,7 @@ class DurationMixin:
             required=required,
             help_text="At most 90 days.",
         )
-        self.fields["unit"] = forms.ChoiceField(choices=UNITS, initial=unit, label="Unit")
+        self.fields["unit"] = forms.ChoiceField(choices=UNITS, initial=unit, label="Unit", required=required)
 
     def clean_duration(self) -> timedelta | None:
         amount, unit = self.cleaned_data.get("amount"), self.cleaned_data.get("unit")

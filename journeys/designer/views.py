@@ -194,7 +194,7 @@ class JourneyDesigner:
     def designer_add_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = CreateJourneyForm(request.POST or None)
+        form = CreateJourneyForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             journey = self._create(form.cleaned_data)
             messages.success(request, f"“{journey.name}” is created as a draft. Set its start, goal and exit.")
@@ -318,7 +318,7 @@ class JourneyDesigner:
             "goal_target_percent": spec.goal_target_percent,
             "exit_triggers": list(Trigger.objects.filter(key__in=spec.exit_triggers)),
         }
-        form = SettingsForm(request.POST or None, initial=initial, chosen=chosen)
+        form = SettingsForm(request.POST if request.method == "POST" else None, initial=initial, chosen=chosen)
         if not editable:
             for field in form.fields.values():
                 field.disabled = True
@@ -328,7 +328,7 @@ class JourneyDesigner:
             trigger_key = form.cleaned_data["start_trigger"].key
         schema = schema_of(trigger_key)
         formset = ConditionFormSet(
-            request.POST or None,
+            request.POST if request.method == "POST" else None,
             initial=condition_initial(spec.start_conditions),
             prefix="conditions",
             form_kwargs={"schema": schema},
@@ -560,7 +560,7 @@ class JourneyDesigner:
                 note = f" Version {live.number} keeps running until you publish." if live else ""
                 messages.success(request, f"Version {draft.number} is a draft you can edit.{note}")
         except LifecycleError as error:
-            messages.error(request, str(error))
+            messages.error(request, f"Cannot {action}: {error}.")
         return redirect(self._url("change", journey.pk))
 
     # --- Test, export, import ---------------------------------------------------------------------
@@ -569,7 +569,9 @@ class JourneyDesigner:
         journey = self._journey(request, object_id, change=request.method == "POST")
         version = shown_version(journey)
         spec = version_to_spec(version)
-        form = SimulationForm(request.POST or None, initial={"events": _sample_events(spec)})
+        form = SimulationForm(
+            request.POST if request.method == "POST" else None, initial={"events": _sample_events(spec)}
+        )
         timeline = None
         if request.method == "POST" and form.is_valid():
             try:
@@ -589,7 +591,7 @@ class JourneyDesigner:
     def import_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
+        form = ImportForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
         problems: list[str] = []
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data.get("file")
