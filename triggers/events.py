@@ -163,12 +163,14 @@ def _insert_ignoring_conflicts(
 
 def _classify(source: str, events: Sequence[ValidatedEvent], inserted: dict[str | int, int]) -> list[Stored]:
     skipped = {e.event_id for e in events if e.event_id is not None and e.event_id not in inserted}
-    existing = {
-        event_id: (pk, body_hash)
-        for pk, event_id, body_hash in Event.objects.filter(source=source, event_id__in=skipped).values_list(
-            "id", "event_id", "body_hash"
-        )
-    }
+    existing = {}
+    if skipped:  # The usual case is none: no query then.
+        existing = {
+            event_id: (pk, body_hash)
+            for pk, event_id, body_hash in Event.objects.filter(source=source, event_id__in=skipped).values_list(
+                "id", "event_id", "body_hash"
+            )
+        }
     results: list[Stored] = []
     claimed: set[str] = set()
     for index, event in enumerate(events):
