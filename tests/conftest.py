@@ -66,9 +66,18 @@ def browser():
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
     # between browser steps are still synchronous, so Django's async guard is lifted here.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Starting Playwright switches this thread's context, and Django's connections are
+    # context-local: tests after this point get fresh connection objects, without the test
+    # database's serialized contents when it was created earlier, so serialized rollback
+    # would silently restore nothing. Hand the contents over.
+    serialized = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            if contents is not None and not hasattr(connections[alias], "_test_serialized_contents"):
+                connections[alias]._test_serialized_contents = contents
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
