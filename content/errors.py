@@ -13,5 +13,10 @@ class PermanentSendError(SendError):
     """Trying again cannot help: a refused recipient, a 4xx answer, a gone subscription."""
 
 
+class RecipientUnsubscribed(PermanentSendError):
+    """The provider refuses because the recipient opted out with it (an SMS "STOP" reply):
+    the sender records that as the contact's consent, not only as a failed message."""
+
+
 class RenderError(Exception):
     """A template failed while rendering (it compiled, but a filter raised)."""

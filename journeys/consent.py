@@ -11,6 +11,12 @@ from .models import Consent, ConsentStatus, Contact
 SOURCE_UNSUBSCRIBE_PAGE = "unsubscribe link"
 SOURCE_LIST_UNSUBSCRIBE = "list-unsubscribe"
 SOURCE_ADMIN = "admin"
+SOURCE_TEXT_REPLY = "text reply"
+SOURCE_PROVIDER_OPT_OUT = "provider opt-out"
+
+# The keywords carriers and Twilio treat as opting out of (or back into) a sender's texts.
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP", "OPTIN"})
 
 
 def set_consent(contact: Contact, channel: str, status: str, *, source: str, at: datetime | None = None) -> Consent:
@@ -39,3 +45,24 @@ def subscribe(contact: Contact, channel: str, *, source: str, at: datetime | Non
 
 def is_unsubscribed(contact: Contact, channel: str) -> bool:
     return Consent.objects.filter(contact=contact, channel=channel, status=ConsentStatus.UNSUBSCRIBED).exists()
+
+
+def apply_text_reply(phone: str, body: str, *, opt_out_type: str = "", at: datetime | None = None) -> str | None:
+    """A text reply from `phone`: STOP (and its synonyms) unsubscribes every contact with that
+    number from commercial texts, START subscribes them again. Returns "unsubscribed",
+    "subscribed" or None (any other reply changes nothing).
+
+    Like Twilio, the whole reply must be the keyword ("stop", " STOP. "), so "Yes, but…" or
+    "don't stop" change nothing. `opt_out_type` is the provider's own reading of the reply
+    (Twilio's OptOutType), used when given: it knows the keywords configured for the sender.
+    """
+    keyword = (opt_out_type or body).strip().strip(".!").strip().upper()
+    if keyword in OPT_OUT_KEYWORDS:
+        status = ConsentStatus.UNSUBSCRIBED
+    elif keyword in OPT_IN_KEYWORDS:
+        status = ConsentStatus.SUBSCRIBED
+    else:
+        return None
+    for contact in Contact.objects.filter(phone=phone.strip()):
+        set_consent(contact, "text", status, source=f"{SOURCE_TEXT_REPLY} ({keyword})", at=at)
+    return status

@@ -25,12 +25,12 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from content.backends import PushPayload, TextPayload, get_push_backend, get_text_backend
-from content.errors import PermanentSendError, RenderError, SendError, TransientSendError
+from content.errors import PermanentSendError, RecipientUnsubscribed, RenderError, SendError, TransientSendError
 from content.mail import build_message, render_email, send_message
 from content.models import Channel, Email, PushNotification, TextMessage
 from content.rendering import TemplateSyntaxError, render
 
-from . import tracking
+from . import consent, tracking
 from .models import BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatus, ParticipantState
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,13 @@ def dispatch_delivery(delivery_id: int) -> None:
         provider_id = _send(delivery)
     except (TemplateSyntaxError, RenderError) as error:
         fail(delivery, f"The message could not be rendered: {error}")
+    except RecipientUnsubscribed:
+        # The contact opted out with the provider itself (replied STOP): that is consent news,
+        # so the next journeys block the channel before asking the provider.
+        consent.unsubscribe(
+            delivery.contact, delivery.channel, source=f"{consent.SOURCE_PROVIDER_OPT_OUT} (delivery {delivery.pk})"
+        )
+        block(delivery, BlockReason.UNSUBSCRIBED)
     except PermanentSendError as error:
         fail(delivery, str(error) or type(error).__name__)
     except TransientSendError as error:
@@ -136,6 +143,7 @@ def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
 
 
 def block(delivery: Delivery, reason: str) -> None:
+    """Never sent. `reason` is a code (a BlockReason, or participant_left) that reports group by."""
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
         status=DeliveryStatus.BLOCKED, reason=reason, next_attempt_at=None
     )
@@ -195,7 +203,13 @@ def _send(delivery: Delivery) -> str:
         assert isinstance(content, TextMessage)
         body = render(content.body, context, html=False)
         return get_text_backend().send(
-            TextPayload(to=delivery.address, body=body, sender=content.sender, idempotency_key=key)
+            TextPayload(
+                to=delivery.address,
+                body=body,
+                sender=content.sender,
+                idempotency_key=key,
+                status_callback=tracking.twilio_status_url(),
+            )
         )
     if delivery.channel == Channel.PUSH:
         assert isinstance(content, PushNotification)

@@ -251,6 +251,34 @@ def apply_status_callback(payload: Any) -> Delivery:
     return delivery
 
 
+# Twilio's MessageStatus values: only the final ones change a delivery.
+TWILIO_FAILED_STATUSES = ("failed", "undelivered")
+
+
+def twilio_status_url() -> str:
+    return settings.SITE_URL + reverse("journeys:twilio-status")
+
+
+def apply_twilio_status(params: dict[str, str]) -> Delivery | None:
+    """Apply Twilio's StatusCallback (already signature-checked). Returns the delivery, or None
+    when the message is not one of ours. `sent`, `queued` and the like change nothing: only
+    `delivered` and the failures are news."""
+    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    if not sid:
+        raise WebhookError("MessageSid", "This field is required.")
+    delivery = tracked_deliveries().filter(provider_message_id=sid, channel="text").first()
+    if delivery is None:
+        return None
+    status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+    if status == "delivered":
+        record_delivered(delivery)
+    elif status in TWILIO_FAILED_STATUSES:
+        code = params.get("ErrorCode") or ""
+        reason = f"Twilio: {status}" + (f" (error {code})" if code else "")
+        record_bounced(delivery, reason=reason)
+    return delivery
+
+
 def _find_delivery(payload: dict[str, Any]) -> Delivery:
     delivery_id, message_id = payload.get("delivery_id"), payload.get("message_id")
     if delivery_id not in (None, ""):

@@ -4,11 +4,14 @@ unsubscribe page and the signed status webhook. No login: the signed token is th
 import base64
 import json
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+
+from content.backends import twilio
 
 from . import consent, tracking
 from .models import Contact
@@ -80,3 +83,42 @@ def provider_status(request: HttpRequest) -> HttpResponse:
     except tracking.WebhookError as error:
         return JsonResponse({error.field: [error.message]}, status=error.status)
     return JsonResponse({"delivery_id": delivery.pk, "status": "accepted"})
+
+
+# Twilio wants TwiML back from an incoming-message webhook; an empty one sends no reply (with
+# Advanced Opt-Out, Twilio itself confirms STOP and START).
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _twilio_request_is_signed(request: HttpRequest) -> bool:
+    # Twilio signs the URL it was given (SITE_URL + path), not what a proxy forwards to us.
+    url = settings.SITE_URL + request.get_full_path()
+    params = {name: request.POST.get(name, "") for name in request.POST}
+    return twilio.signature_is_valid(url, params, request.headers.get("X-Twilio-Signature", ""))
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    """Twilio's StatusCallback for a text we sent: delivered, or undelivered/failed."""
+    if not _twilio_request_is_signed(request):
+        return JsonResponse({"X-Twilio-Signature": ["Missing or wrong signature."]}, status=403)
+    try:
+        delivery = tracking.apply_twilio_status(request.POST.dict())
+    except tracking.WebhookError as error:
+        return JsonResponse({error.field: [error.message]}, status=error.status)
+    if delivery is None:
+        return JsonResponse({"MessageSid": ["No such message."]}, status=404)
+    return JsonResponse({"delivery_id": delivery.pk, "status": "accepted"})
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """Replies to our texts: STOP unsubscribes the number from commercial texts, START undoes it."""
+    if not _twilio_request_is_signed(request):
+        return JsonResponse({"X-Twilio-Signature": ["Missing or wrong signature."]}, status=403)
+    consent.apply_text_reply(
+        request.POST.get("From", ""), request.POST.get("Body", ""), opt_out_type=request.POST.get("OptOutType", "")
+    )
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")

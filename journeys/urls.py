@@ -9,5 +9,7 @@ urlpatterns = [
     path("t/c/<str:token>", tracking_views.track_click, name="track-click"),
     path("u/<str:token>", tracking_views.unsubscribe, name="unsubscribe"),
     path("webhooks/messages/status", tracking_views.provider_status, name="provider-status"),
+    path("webhooks/twilio/status", tracking_views.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound", tracking_views.twilio_inbound, name="twilio-inbound"),
     path("api/v1/participants/", api.ParticipantList.as_view(), name="participants"),
 ]

@@ -19,6 +19,8 @@ class TextPayload:
     body: str
     sender: str = ""
     idempotency_key: str = ""
+    # Where the provider reports the message's delivery status (Twilio's StatusCallback).
+    status_callback: str = ""
 
 
 @dataclass(frozen=True)

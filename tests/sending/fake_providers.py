@@ -33,6 +33,7 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # sid -> message
     by_token: dict[str, str] = field(default_factory=dict)  # idempotency token -> sid
+    opted_out: set[str] = field(default_factory=set)  # numbers that replied STOP
 
     def handle(self, request: Recorded) -> tuple[int, dict[str, Any]]:
         form = {k: v[0] for k, v in urllib.parse.parse_qs(request.body.decode()).items()}
@@ -41,6 +42,8 @@ class FakeTwilio:
         if sid is None:
             if form.get("To") == "+1555INVALID":
                 return 400, {"code": 21211, "message": "The 'To' number +1555INVALID is not a valid phone number."}
+            if form.get("To") in self.opted_out:
+                return 400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}
             sid = f"SM{len(self.messages) + 1:032d}"
             self.messages[sid] = {"sid": sid, **form}
             if token:

@@ -18,7 +18,14 @@ def test_the_console_backend_prints_each_message_as_a_json_line(monkeypatch):
     )
 
     line = json.loads(stream.getvalue())
-    assert line == {"id": message_id, "to": "+15551234567", "body": "Hi Ana", "sender": "", "idempotency_key": "3"}
+    assert line == {
+        "id": message_id,
+        "to": "+15551234567",
+        "body": "Hi Ana",
+        "sender": "",
+        "idempotency_key": "3",
+        "status_callback": "",
+    }
     assert message_id.startswith("console-")
 
 
