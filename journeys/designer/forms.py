@@ -60,7 +60,11 @@ class ContentChoiceField(forms.ModelChoiceField):
 
 
 class CreateJourneyForm(forms.Form):
-    name = forms.CharField(max_length=200, help_text="What marketers and analysts call it.")
+    name = forms.CharField(
+        max_length=200,
+        help_text="What marketers and analysts call it.",
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+    )
     type = forms.ChoiceField(
         choices=[
             (JourneyType.TRIGGER, "Trigger-based: respond to a customer action"),
@@ -222,7 +226,7 @@ def condition_initial(conditions: list[dict]) -> list[dict]:
 
 
 class SettingsForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"class": "vTextField"}))
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     start_trigger = TriggerChoiceField(queryset=Trigger.objects.none(), label="Start trigger")
     repeat = forms.ChoiceField(choices=RepeatPolicy.choices, label="Can people enter again?", widget=forms.RadioSelect)

@@ -87,9 +87,16 @@ def test_a_marketer_builds_publishes_and_runs_the_seed_journey(demo_catalogue, m
     page.fill("#id_amount", "1")
     page.select_option("#id_unit", "d")
     save_step(page)
-    add_step_at(page, page.locator(".jd-path-no .jd-plus").nth(2), "Push notification")
+    # The last one by keyboard only: focus the +, Enter, Tab to the kind, Enter.
+    page.locator(".jd-path-no .jd-plus").nth(2).focus()
+    page.keyboard.press("Enter")
+    page.locator(".jd-kinds").get_by_role("link", name="Push notification").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("form .jd-step-form")
     page.select_option("#id_content", label="Final push notification")
-    save_step(page)
+    page.get_by_role("button", name="Save step").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#steps")
     canvas = page.locator("#steps")
     for summary in (
         "Email: Initial email reminder to contact.email",
@@ -112,7 +119,7 @@ def test_a_marketer_builds_publishes_and_runs_the_seed_journey(demo_catalogue, m
     assert page.url.endswith("#step-second-text-reminder")
 
     # The marketer marks the text message ready in the content admin, then publishes.
-    canvas_url = page.url.split("#")[0]
+    canvas_url = page.url.split("?")[0]
     page.goto(f"{live_server.url}/admin/content/textmessage/")
     page.get_by_role("link", name="Second text reminder").click()
     page.get_by_role("button", name="Save and mark ready to send").click()
@@ -140,7 +147,11 @@ def test_a_marketer_builds_publishes_and_runs_the_seed_journey(demo_catalogue, m
     assert Participant.objects.get(journey=journey).contact.external_id == "ana"
     page.screenshot(path=page.artifacts / "live-canvas.png", full_page=True)
 
-    # Narrow window and dark mode: the same page stays usable.
+    # Narrow window and dark mode: the same page stays usable, with no sideways scrolling.
     page.set_viewport_size({"width": 800, "height": 900})
     page.emulate_media(color_scheme="dark")
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    assert page.evaluate("getComputedStyle(document.querySelector('.jd-tile')).backgroundColor") == "rgb(18, 18, 18)"
+    assert page.get_by_role("button", name="Edit").is_visible()
     page.screenshot(path=page.artifacts / "live-canvas-800-dark.png", full_page=True)
