@@ -34,6 +34,15 @@ def check_channel_backends(app_configs: Any = None, **kwargs: Any) -> list:
         )
     if settings.PUSH_BACKEND == WEBPUSH and not settings.WEBPUSH_VAPID_PRIVATE_KEY:
         problems.append(Error("PUSH_BACKEND is Web Push but WEBPUSH_VAPID_PRIVATE_KEY is empty.", id="content.E003"))
+    if settings.TEXT_BACKEND == TWILIO and not settings.SITE_URL.startswith("https://"):
+        problems.append(
+            Warning(
+                f"SITE_URL {settings.SITE_URL!r} is not https: Twilio's status callbacks and STOP replies "
+                "are posted there, signed over that exact URL.",
+                hint="Set SITE_URL to the public https address of this deployment.",
+                id="content.W003",
+            )
+        )
     if not settings.DEBUG and not settings.PROVIDER_WEBHOOK_SECRET:
         problems.append(
             Warning(

@@ -135,3 +135,15 @@ def test_a_token_for_a_deleted_delivery_answers_404(make_delivery, email, client
 
     assert client.get(url).status_code == 404
     assert INTERNAL.count() == 0
+
+
+def test_a_link_checker_fetching_head_records_nothing_and_raises_nothing(make_delivery, email, client):
+    delivery = _sent(make_delivery, email)
+
+    pixel = client.head(_path(open_url(delivery.pk)))
+    link = client.head(_path(click_url(delivery.pk, "https://shop.example.com/cart")))
+
+    assert (pixel.status_code, link.status_code, link["Location"]) == (200, 302, "https://shop.example.com/cart")
+    assert not Interaction.objects.exists()
+    assert not INTERNAL.exists()
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT

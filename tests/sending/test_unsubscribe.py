@@ -1,5 +1,8 @@
 """One-click unsubscribe: a confirm page, its button, and RFC 8058's List-Unsubscribe-Post."""
 
+from datetime import UTC, datetime
+
+import time_machine
 from django.core import mail
 
 from journeys.consent import unsubscribe
@@ -26,16 +29,18 @@ def test_the_unsubscribe_page_asks_first_and_changes_nothing_on_get(make_deliver
 def test_pressing_the_button_unsubscribes_the_contact_from_that_channel(make_delivery, email, contact, client):
     delivery = make_delivery(email)
 
-    response = client.post(_path(delivery, contact))
+    with time_machine.travel(datetime(2026, 5, 4, 10, 30, tzinfo=UTC), tick=False):
+        response = client.post(_path(delivery, contact))
 
     assert response.status_code == 200
     assert b"You are unsubscribed" in response.content
     consent = Consent.objects.get()
-    assert (consent.contact_id, consent.channel, consent.status, consent.source) == (
+    assert (consent.contact_id, consent.channel, consent.status, consent.source, consent.changed_at) == (
         contact.pk,
         "email",
         "unsubscribed",
         f"unsubscribe link (delivery {delivery.pk})",
+        datetime(2026, 5, 4, 10, 30, tzinfo=UTC),
     )
 
 
