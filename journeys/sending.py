@@ -213,12 +213,15 @@ def _send(delivery: Delivery) -> str:
         )
     if delivery.channel == Channel.PUSH:
         assert isinstance(content, PushNotification)
+        link = render(content.link_url, context, html=False).strip()
         return get_push_backend().send(
             PushPayload(
                 to=delivery.address,
                 title=render(content.title, context, html=False),
                 body=render(content.body, context, html=False),
-                link_url=render(content.link_url, context, html=False),
+                # The tap opens a signed tracking link (recorded as the push's open, which raises
+                # push_opened) that redirects to the link: no secret has to live in the browser.
+                link_url=tracking.click_url(delivery.pk, link) if link else "",
                 image_url=content.image_url,
                 idempotency_key=key,
                 data={"delivery_id": key},

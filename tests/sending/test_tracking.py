@@ -147,3 +147,21 @@ def test_a_link_checker_fetching_head_records_nothing_and_raises_nothing(make_de
     assert not Interaction.objects.exists()
     assert not INTERNAL.exists()
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
+
+
+def test_tapping_a_push_opens_its_link_through_tracking_and_raises_push_opened_once(make_delivery, push, client):
+    from content.backends import common
+    from journeys.sending import dispatch_delivery
+
+    delivery = make_delivery(push, address='{"endpoint": "https://push.example.com/x"}')
+    dispatch_delivery(delivery.pk)
+    [sent] = common.push_outbox
+    assert sent.link_url.startswith("http://testserver/t/c/")
+
+    for _ in range(2):
+        response = client.get(_path(sent.link_url))
+        assert (response.status_code, response["Location"]) == (302, "https://shop.example.com/cart")
+
+    assert [(e.trigger.key, e.attributes["delivery_id"]) for e in INTERNAL.all()] == [("push_opened", str(delivery.pk))]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.CLICKED and delivery.opened_at is not None
