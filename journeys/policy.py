@@ -3,9 +3,13 @@
 The engine calls `decide` when a participant reaches a message step (and again when a
 held participant wakes), then writes the delivery itself: queued, blocked with the reason,
 or held until `until`. At most two queries: the channel's policy, and one row for the
-contact with its consent and its recent commercial messages counted by subqueries.
+contact with its consent and its recent commercial messages counted by subqueries. The
+sweep's batches read all of that once per batch instead (`reads_for_batch`).
 """
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -47,19 +51,95 @@ def decide(*, contact: Contact, content: Content, address: str, journey_time_zon
     if not content.is_ready:
         return Decision("block", BlockReason.CONTENT_NOT_READY)
     channel = content.channel
-    policy = SendingPolicy.objects.filter(channel=channel).first()
-    if content.purpose == Purpose.COMMERCIAL:
-        unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
-        if unsubscribed:
-            return Decision("block", BlockReason.UNSUBSCRIBED)
-        if policy and policy.cap_count is not None and recent >= policy.cap_count:
-            return Decision("block", BlockReason.FREQUENCY_CAP)
+    policy = _policy(channel)
+    commercial = content.purpose == Purpose.COMMERCIAL
+    if commercial:
+        refused = _commercial_checks(contact, channel, policy, now)
+        if refused is not SEND:
+            return refused
     if policy and policy.quiet_hours_start is not None and policy.quiet_hours_end is not None:
         zone = contact_zone(contact.time_zone, journey_time_zone)
         end = quiet_hours_end(now, zone, policy.quiet_hours_start, policy.quiet_hours_end)
         if end is not None:
             return Decision("hold", until=end)
+    if commercial:
+        _count_queued(contact, channel)
     return SEND
+
+
+@dataclass
+class _BatchReads:
+    """What `decide` reads, read once for a whole batch of contacts."""
+
+    policies: dict[str, SendingPolicy]
+    unsubscribed: set[tuple[int, str]]  # (contact id, channel)
+    recent: dict[tuple[int, str], int]  # commercial messages in each capped channel's window
+
+
+_batch: ContextVar[_BatchReads | None] = ContextVar("policy_batch_reads", default=None)
+
+
+@contextmanager
+def reads_for_batch(contact_ids: Iterable[int], now: datetime) -> Iterator[None]:
+    """Within the block (a batch of the sweep, in one transaction, at one `now`), `decide`
+    reads policies, consent and recent counts from three queries made here, not two per
+    message. Messages queued in the block count toward the cap as they are decided."""
+    contact_ids = list(contact_ids)
+    policies = {policy.channel: policy for policy in SendingPolicy.objects.all()}
+    unsubscribed = set(
+        Consent.objects.filter(contact_id__in=contact_ids, status=ConsentStatus.UNSUBSCRIBED).values_list(
+            "contact_id", "channel"
+        )
+    )
+    recent: dict[tuple[int, str], int] = {}
+    for channel, policy in policies.items():
+        if policy.cap_count is None:
+            continue
+        since = now - policy.cap_window
+        counts = (
+            Delivery.objects.filter(
+                contact_id__in=contact_ids, channel=channel, commercial=True, status__in=CAPPED_STATUSES
+            )
+            .filter(Q(sent_at__gte=since) | Q(sent_at__isnull=True, created_at__gte=since))
+            .order_by()
+            .values_list("contact_id")
+            .annotate(n=Count("pk"))
+        )
+        recent.update({(contact_id, channel): n for contact_id, n in counts})
+    token = _batch.set(_BatchReads(policies, unsubscribed, recent))
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def _policy(channel: str) -> SendingPolicy | None:
+    batch = _batch.get()
+    if batch is None:
+        return SendingPolicy.objects.filter(channel=channel).first()
+    return batch.policies.get(channel)
+
+
+def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | None, now: datetime) -> Decision:
+    """Consent and frequency cap, for a commercial message."""
+    batch = _batch.get()
+    if batch is None:
+        unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
+    else:
+        unsubscribed, recent = (contact.pk, channel) in batch.unsubscribed, batch.recent.get((contact.pk, channel), 0)
+    if unsubscribed:
+        return Decision("block", BlockReason.UNSUBSCRIBED)
+    if policy and policy.cap_count is not None and recent >= policy.cap_count:
+        return Decision("block", BlockReason.FREQUENCY_CAP)
+    return SEND
+
+
+def _count_queued(contact: Contact, channel: str) -> None:
+    """A commercial message decided `send` is queued by the engine: it counts from now on."""
+    batch = _batch.get()
+    if batch is not None:
+        key = (contact.pk, channel)
+        batch.recent[key] = batch.recent.get(key, 0) + 1
 
 
 def _consent_and_recent_count(

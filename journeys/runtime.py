@@ -139,7 +139,7 @@ def advance(participant: Participant, now: datetime, *, arrived: bool = False) -
     `arrived`: the participant has just entered or arrived at its current step in this
     transaction, so nothing of that step exists yet (no delivery to look for).
     """
-    with transitions.one_run(participant):
+    with transitions.deferred_writes():
         _run(participant, plan_for(participant.version), now, arrived)
 
 
@@ -233,7 +233,7 @@ def _wait_for(participant: Participant, step: Step, plan: Plan, now: datetime, a
 def take_yes(participant: Participant, step: Step, event_id: int, now: datetime) -> None:
     """A matching event arrived while the participant waited at `step`: go down Yes."""
     plan = plan_for(participant.version)
-    with transitions.one_run(participant):
+    with transitions.deferred_writes():
         transitions.record(participant, step, HistoryOutcome.YES, now, {"event": event_id})
         following = plan.enter_path(step, "yes")
         if following is None:

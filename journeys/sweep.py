@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from triggers.models import Event
 
 from . import transitions
 from .models import JourneyStatus, Participant, ParticipantState
+from .policy import reads_for_batch
 from .runtime import advance
 
 logger = logging.getLogger(__name__)
@@ -78,26 +80,43 @@ def sweep(now: datetime | None = None, *, inline: bool = False) -> SweepReport:
 
 
 def advance_batch(participant_ids: list[int], now: datetime | None = None) -> int:
-    """Advance each due participant in its own transaction; returns how many moved."""
-    moved = 0
-    for participant_id in participant_ids:
-        moved += advance_due(participant_id, now or timezone.now())
-    return moved
+    """Advance a batch of due participants; returns how many moved.
+
+    The whole batch goes in one transaction: one query locks the participants still due,
+    and their rows and history are written once at the end. If anything in it fails, the
+    batch rolls back and each participant is advanced in its own transaction instead, so a
+    broken participant holds back no other and gets its failure recorded.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            participants = list(_lock_due(Participant.objects.filter(pk__in=participant_ids), now))
+            with transitions.deferred_writes(), reads_for_batch({p.contact_id for p in participants}, now):
+                for participant in participants:
+                    advance(participant, now)
+        return len(participants)
+    except Exception:
+        logger.warning("a batch of %s participants failed; advancing them one by one", len(participant_ids))
+        return sum(advance_due(participant_id, now) for participant_id in participant_ids)
+
+
+def _lock_due(participants: QuerySet[Participant], now: datetime) -> QuerySet[Participant]:
+    """Those still due (another worker or an event may have moved them since the sweep
+    looked), locked; rows another worker holds are skipped, not waited for."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    return (
+        participants.select_for_update(skip_locked=skip_locked, of=("self",))
+        .filter(state=ParticipantState.ACTIVE, wake_at__lte=now, journey__status=JourneyStatus.LIVE)
+        .select_related("version", "contact", "entry_event", "current_step")
+        .order_by("pk")
+    )
 
 
 def advance_due(participant_id: int, now: datetime) -> bool:
-    """Claim one participant if it is still due (another worker or an event may have moved
-    it since the sweep looked) and run it to its next wait."""
-    skip_locked = connection.features.has_select_for_update_skip_locked
+    """Claim one participant if it is still due and run it to its next wait; a failure is
+    recorded on the participant, which is tried again later."""
     with transaction.atomic():
-        participant = (
-            Participant.objects.select_for_update(skip_locked=skip_locked, of=("self",))
-            .filter(
-                pk=participant_id, state=ParticipantState.ACTIVE, wake_at__lte=now, journey__status=JourneyStatus.LIVE
-            )
-            .select_related("version", "contact", "entry_event", "current_step")
-            .first()
-        )
+        participant = _lock_due(Participant.objects.filter(pk=participant_id), now).first()
         if participant is None:
             return False
         try:
