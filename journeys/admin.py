@@ -55,18 +55,6 @@ class SegmentAdmin(admin.ModelAdmin):
     prepopulated_fields = {"key": ("name",)}
 
 
-class VersionInline(admin.TabularInline):
-    model = JourneyVersion
-    extra = 0
-    fields = ("number", "state", "start_trigger", "repeat", "published_at", "replaced_at")
-    readonly_fields = fields
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Journey)
 class JourneyAdmin(JourneyDesigner, admin.ModelAdmin):
     """Journeys: the list, and the designer (create, settings, canvas, publish, test) in place
