@@ -10,10 +10,10 @@ import hashlib
 import json
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -75,9 +75,15 @@ class TriggerSchema:
     attributes: tuple[AttributeSpec, ...] = ()
     daily_quota: int | None = None
 
-    @property
+    @cached_property
     def by_path(self) -> dict[str, AttributeSpec]:
         return {spec.name: spec for spec in self.attributes}
+
+    @cached_property
+    def children(self) -> dict[str, set[str]]:
+        """Declared child names per object path ("" is the top level). Computed once per
+        request, not per event: a batch validates 500 events against the same schema."""
+        return _children(self.by_path)
 
 
 @dataclass(frozen=True)
@@ -144,8 +150,20 @@ def validate_event(
     if not isinstance(payload, dict):
         errors.add("", "not_an_object", "An event must be a JSON object.")
         return errors.items
-    if json_size(payload) > MAX_EVENT_BYTES:
+    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        size = len(encoded.encode())
+    except UnicodeEncodeError:  # A lone surrogate (JSON "\\ud800"): not text a database can store.
+        errors.add(_text_path(payload, _is_not_unicode), "invalid_character", "Text must be valid Unicode.")
+        return errors.items
+    if size > MAX_EVENT_BYTES:
         errors.add("", "too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KB of JSON.")
+        return errors.items
+    # PostgreSQL cannot store NUL in text or jsonb: refuse it here rather than fail at INSERT.
+    # (The JSON escape is only a hint: a text that spells out a backslash and u0000 is fine.)
+    nul_at = _text_path(payload, _has_nul) if "\\u0000" in encoded else None
+    if nul_at is not None:
+        errors.add(nul_at, "invalid_character", "Text may not contain the NUL character (\\u0000).")
         return errors.items
     for name in payload:
         if name not in EVENT_FIELDS:
@@ -191,6 +209,33 @@ def validate_event(
         timestamp=timestamp,
         body_hash=body_hash(fingerprint),
     )
+
+
+def _has_nul(text: str) -> bool:
+    return "\x00" in text
+
+
+def _is_not_unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _text_path(value: Any, bad: Callable[[str], bool], path: str = "") -> str | None:
+    """The dotted path of the first key or text for which `bad` holds, None if none."""
+    if isinstance(value, str):
+        return path if bad(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and bad(key):
+            return child_path
+        found = _text_path(child, bad, child_path)
+        if found is not None:
+            return found
+    return None
 
 
 def _check_trigger(
@@ -329,7 +374,7 @@ def validate_attributes(attributes: dict[str, Any], schema: TriggerSchema, error
     if len(errors.items) > before:
         return  # Type checks on a payload over the limits would only add noise.
     specs = schema.by_path
-    children = _children(specs)
+    children = schema.children
     _check_object(attributes, "", specs, children, schema, errors)
 
 

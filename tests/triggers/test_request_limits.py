@@ -141,3 +141,52 @@ def test_the_wrong_method_is_a_405_in_the_same_shape(website):
 
     assert response.status_code == 405
     assert response.json() == {"code": "method_not_allowed", "message": 'Method "GET" not allowed.'}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"contact": {"id": "cust\u000042"}}, "contact.id"),
+        ({"attributes": {"cart_total": 1, "coupon": "SAVE\u000010"}}, "attributes.coupon"),
+        ({"attributes": {"cart_total": 1, "skus": ["a", "b\u0000"]}}, "attributes.skus[1]"),
+        ({"contact": {"id": "c", "attributes": {"pl\u0000an": "gold"}}}, "contact.attributes.pl\u0000an"),
+    ],
+)
+def test_a_nul_character_is_a_400_naming_the_field_not_a_500(website, cart_trigger, change, field):
+    # PostgreSQL cannot store NUL in text or jsonb columns.
+    response = post(website, URL, cart_event(**change))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": field, "code": "invalid_character", "message": "Text may not contain the NUL character (\\u0000)."}
+    ]
+    assert nothing_stored()
+
+
+def test_a_backslash_u_0000_written_out_is_ordinary_text(website, cart_trigger):
+    response = post(website, URL, cart_event(attributes={"cart_total": 1, "coupon": "\\u0000"}))
+
+    assert response.status_code == 202
+    assert Event.objects.get().attributes["coupon"] == "\\u0000"
+
+
+def test_a_lone_surrogate_is_a_400_not_a_500(website, cart_trigger):
+    body = json.dumps(cart_event(attributes={"cart_total": 1, "coupon": "x"})).replace('"x"', '"\\ud800"')
+
+    response = _raw(website, URL, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "attributes.coupon", "code": "invalid_character", "message": "Text must be valid Unicode."}
+    ]
+    assert nothing_stored()
+
+
+def test_unicode_text_is_stored_as_sent(website, cart_trigger):
+    attributes = {"cart_total": 1, "coupon": "Été 🎉 日本", "skus": ["ü", "😀"]}
+
+    response = post(website, URL, cart_event(contact={"id": "ñandú-42"}, attributes=attributes))
+
+    assert response.status_code == 202
+    event = Event.objects.get()
+    assert (event.contact_key, event.attributes) == ("ñandú-42", attributes)
