@@ -392,13 +392,16 @@ class StepForm(DurationMixin, forms.Form):
 
     def _fields_branch(self, step: StepSpec | None, earlier: list) -> None:
         paths = step.paths if step else []
-        for n in range(1, BRANCH_PATHS + 1):
+        # Room for every path and condition an imported branch has, so editing loses none.
+        self.path_count = max(BRANCH_PATHS, len(paths))
+        self.condition_count = max([BRANCH_CONDITIONS, *(len(p.conditions) for p in paths)])
+        for n in range(1, self.path_count + 1):
             path = paths[n - 1] if n - 1 < len(paths) else None
             self.fields[f"path_{n}_name"] = forms.CharField(
                 required=False, max_length=60, label=f"Path {n} name", initial=path.name if path else ""
             )
             conditions = path.conditions if path else []
-            for m in range(1, BRANCH_CONDITIONS + 1):
+            for m in range(1, self.condition_count + 1):
                 condition = conditions[m - 1] if m - 1 < len(conditions) else {}
                 prefix, label = f"path_{n}_{m}", f"Path {n}, condition {m}"
                 self.fields[f"{prefix}_attribute"] = forms.ChoiceField(
@@ -425,16 +428,17 @@ class StepForm(DurationMixin, forms.Form):
                 "name": self[f"path_{n}_name"],
                 "rows": [
                     (self[f"path_{n}_{m}_attribute"], self[f"path_{n}_{m}_operator"], self[f"path_{n}_{m}_value"])
-                    for m in range(1, BRANCH_CONDITIONS + 1)
+                    for m in range(1, self.condition_count + 1)
                 ],
             }
-            for n in range(1, BRANCH_PATHS + 1)
+            for n in range(1, self.path_count + 1)
         ]
 
     def _fields_split(self, step: StepSpec | None, earlier: list) -> None:
         paths = step.paths if step else []
         defaults = [50, 50, None, None]
-        for n in range(1, SPLIT_PATHS + 1):
+        self.path_count = max(SPLIT_PATHS, len(paths))
+        for n in range(1, self.path_count + 1):
             path = paths[n - 1] if n - 1 < len(paths) else None
             self.fields[f"path_{n}_name"] = forms.CharField(
                 required=False,
@@ -447,7 +451,7 @@ class StepForm(DurationMixin, forms.Form):
                 min_value=1,
                 max_value=100,
                 label=f"Path {n} share (%)",
-                initial=path.percent if path else (defaults[n - 1] if not paths else None),
+                initial=path.percent if path else (defaults[n - 1] if not paths and n <= len(defaults) else None),
             )
 
     def clean(self) -> dict:
@@ -485,9 +489,9 @@ class StepForm(DurationMixin, forms.Form):
     def _clean_branch(self, data: dict) -> list[PathSpec]:
         paths = []
         types = {f"trigger.{p}": t for p, t in self.attributes.items()}
-        for n in range(1, BRANCH_PATHS + 1):
+        for n in range(1, self.path_count + 1):
             conditions = []
-            for m in range(1, BRANCH_CONDITIONS + 1):
+            for m in range(1, self.condition_count + 1):
                 prefix = f"path_{n}_{m}"
                 attribute = data.get(f"{prefix}_attribute")
                 if not attribute:
@@ -520,7 +524,7 @@ class StepForm(DurationMixin, forms.Form):
 
     def _clean_split(self, data: dict) -> list[PathSpec]:
         paths = []
-        for n in range(1, SPLIT_PATHS + 1):
+        for n in range(1, self.path_count + 1):
             percent = data.get(f"path_{n}_percent")
             if percent is None:
                 continue

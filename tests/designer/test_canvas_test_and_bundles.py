@@ -223,3 +223,20 @@ def test_export_selected_journeys_from_the_list(client, marketer):
     journey = Journey.objects.get()
     response = client.post(url("changelist"), {"action": "export_selected", "_selected_action": [journey.pk]})
     assert json.loads(response.content) == export_bundle(["abandoned-cart"])
+
+
+def test_editing_an_imported_branch_wider_than_the_form_loses_nothing(client, marketer, catalogue):
+    client.force_login(marketer)
+    data = json.loads(SEED_BUNDLE.read_text())
+    conditions = [{"attribute": "trigger.cart_total", "operator": ">", "value": v} for v in (1, 2, 3, 4)]
+    paths = [{"name": f"P{i}", "conditions": conditions, "steps": []} for i in range(4)]
+    data["journeys"][0]["steps"].insert(0, {"id": "wide", "type": "branch", "paths": paths, "otherwise": []})
+    client.post(url("import"), {"text": json.dumps(data)})
+    journey = Journey.objects.get(key="abandoned-cart")
+    form = client.get(url("edit_step", journey.pk, "wide")).context["form"]
+    post = {name: form[name].value() or "" for name in form.fields}
+
+    response = client.post(url("edit_step", journey.pk, "wide"), post)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert steps(journey)[0]["paths"] == paths
