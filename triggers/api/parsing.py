@@ -44,12 +44,18 @@ def read_json_object(request: Request, max_bytes: int = MAX_REQUEST_BYTES) -> di
     if request.META.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
         raw = _gunzip(raw, max_bytes, limit)
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        # ValueError covers JSONDecodeError, NaN/Infinity and integers over Python's 4,300 digits.
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}.") from error
     if not isinstance(body, dict):
         raise ApiError(400, "not_an_object", "The body must be a JSON object.")
     return body
+
+
+def _refuse_constant(name: str) -> None:
+    # Python reads NaN and Infinity, JSON (and PostgreSQL's jsonb) does not.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _gunzip(raw: bytes, max_bytes: int, limit: str) -> bytes:
