@@ -1,0 +1,41 @@
+"""A task's events are processed in one transaction with a savepoint each: a broken event
+is left for the sweep and the rest of its group still counts."""
+
+from journeys import reactions
+from journeys.models import Participant
+from triggers.models import Event, Trigger
+
+
+def _stored(contact_id: str, cart_total: float) -> Event:
+    return Event.objects.create(
+        trigger=Trigger.objects.get(key="abandoned_cart"),
+        source="test",
+        contact_key=contact_id,
+        contact={"email": f"{contact_id}@example.com"},
+        attributes={"cart_total": cart_total},
+    )
+
+
+def test_a_failing_event_is_left_for_the_sweep_and_its_group_goes_on(
+    seed_journey, monkeypatch, django_capture_on_commit_callbacks
+):
+    events = [_stored("ana", 80), _stored("ben", 90), _stored("cy", 70)]
+    real_react = reactions.react
+
+    def broken_for_ben(event, now):
+        real_react(event, now)  # writes, then fails: its writes must roll back with it
+        if event.contact_key == "ben":
+            raise RuntimeError("lost the database for a moment")
+
+    monkeypatch.setattr(reactions, "react", broken_for_ben)
+    with django_capture_on_commit_callbacks(execute=False):
+        processed = reactions.process_events([e.pk for e in events])
+
+    assert processed == 2
+    assert sorted(Participant.objects.values_list("contact__external_id", flat=True)) == ["ana", "cy"]
+    assert list(Event.objects.filter(processed_at__isnull=True).values_list("contact_key", flat=True)) == ["ben"]
+
+    # The sweep re-drives it later, and then it enters like the others.
+    monkeypatch.setattr(reactions, "react", real_react)
+    assert reactions.process_events([events[1].pk]) == 1
+    assert Participant.objects.filter(contact__external_id="ben").exists()
