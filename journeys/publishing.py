@@ -131,13 +131,13 @@ def publish(version: JourneyVersion) -> JourneyVersion:
 @transaction.atomic
 def pause(journey: Journey) -> None:
     """Hold participants where they are (their waits keep counting) and take no one new."""
-    _set_status(journey, JourneyStatus.PAUSED, allowed_from={JourneyStatus.LIVE})
+    _set_status(journey, JourneyStatus.PAUSED, allowed_from={JourneyStatus.LIVE}, action="paused")
 
 
 @transaction.atomic
 def resume(journey: Journey) -> None:
     """Continue a paused journey; participants whose waits ended meanwhile move on at the next sweep."""
-    _set_status(journey, JourneyStatus.LIVE, allowed_from={JourneyStatus.PAUSED})
+    _set_status(journey, JourneyStatus.LIVE, allowed_from={JourneyStatus.PAUSED}, action="resumed")
     from .queue import enqueue_sweep
 
     enqueue_sweep()
@@ -148,14 +148,19 @@ def stop(journey: Journey) -> int:
     """End the journey: every participant still in it is stopped. Returns how many."""
     from .transitions import stop_participants
 
-    _set_status(journey, JourneyStatus.STOPPED, allowed_from={JourneyStatus.LIVE, JourneyStatus.PAUSED})
+    _set_status(
+        journey, JourneyStatus.STOPPED, allowed_from={JourneyStatus.LIVE, JourneyStatus.PAUSED}, action="stopped"
+    )
     return stop_participants(journey.participants.filter(state=ParticipantState.ACTIVE), timezone.now())
 
 
-def _set_status(journey: Journey, status: str, allowed_from: set[str]) -> None:
+def _set_status(journey: Journey, status: str, allowed_from: set[str], action: str) -> None:
     locked = Journey.objects.select_for_update().get(pk=journey.pk)
     if locked.status not in allowed_from:
-        raise LifecycleError(f"a {locked.get_status_display().lower()} journey cannot become {status}")
+        allowed = " or ".join(sorted(JourneyStatus(s).label.lower() for s in allowed_from))
+        raise LifecycleError(
+            f"only a {allowed} journey can be {action}; this one is {locked.get_status_display().lower()}"
+        )
     locked.status = status
     locked.save(update_fields=["status", "updated_at"])
     journey.status = status
@@ -177,3 +182,17 @@ def open_draft(journey: Journey) -> JourneyVersion:
         draft.segment = source.segment
         draft.save(update_fields=["segment"])
     return draft
+
+
+@transaction.atomic
+def discard_draft(journey: Journey) -> None:
+    """Throw away the draft being edited (nothing has run on a draft). A journey that was
+    never published keeps its draft: it would be left with no version at all."""
+    Journey.objects.select_for_update().get(pk=journey.pk)
+    draft = journey.versions.filter(state=VersionState.DRAFT).first()
+    if draft is None:
+        raise LifecycleError("there is no draft to discard")
+    if not journey.versions.exclude(pk=draft.pk).exists():
+        raise LifecycleError("a journey that was never published has only its draft: delete the journey instead")
+    draft.steps.update(of_step=None)  # of_step is PROTECT, even between steps of one draft
+    draft.delete()

@@ -129,5 +129,5 @@ def test_pause_resume_and_stop(client, journey, cart):
 def test_a_refused_lifecycle_change_says_why(client, journey):
     response = client.post(url("lifecycle", journey.pk, "resume"))
     page = client.get(response["Location"]).content.decode()
-    assert "Cannot resume: a live journey cannot become live." in page
+    assert "Cannot resume: only a paused journey can be resumed; this one is live." in page
     assert client.post(url("lifecycle", journey.pk, "launch")).status_code == 404

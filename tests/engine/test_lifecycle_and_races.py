@@ -57,6 +57,11 @@ def test_a_paused_journey_cannot_be_paused_again(seed_journey):
         publishing.pause(seed_journey)
 
 
+def test_a_live_journey_cannot_be_resumed_and_the_error_says_what_can(seed_journey):
+    with pytest.raises(publishing.LifecycleError, match="only a paused journey can be resumed; this one is live"):
+        publishing.resume(seed_journey)
+
+
 def test_participants_finish_the_version_they_entered(seed_journey, seed_bundle, raise_event, run_sweep, clock):
     raise_event("abandoned_cart", ANA, {"cart_total": 80})
     seed_bundle["journeys"][0]["steps"][1]["within"] = "3d"
@@ -81,6 +86,29 @@ def test_opening_a_draft_of_a_live_journey_copies_it_and_keeps_the_live_one(seed
     assert draft.steps.count() == JourneyVersion.objects.get(number=1).steps.count()
     assert JourneyVersion.objects.get(number=1).state == "published"
     assert publishing.open_draft(seed_journey) == draft
+
+
+def test_discarding_a_draft_leaves_the_live_version_running(seed_journey, raise_event):
+    draft = publishing.open_draft(seed_journey)
+
+    publishing.discard_draft(seed_journey)
+
+    assert not JourneyVersion.objects.filter(pk=draft.pk).exists()
+    assert list(seed_journey.versions.values_list("number", "state")) == [(1, "published")]
+    raise_event("abandoned_cart", ANA, {"cart_total": 80})
+    assert Participant.objects.get().version.number == 1
+    assert publishing.open_draft(seed_journey).number == 2  # a new draft can be opened again
+    with pytest.raises(publishing.LifecycleError, match="no draft"):
+        publishing.discard_draft(Journey.objects.create(key="empty", name="Empty"))
+
+
+def test_the_only_draft_of_a_never_published_journey_cannot_be_discarded(db, seed_bundle):
+    import_bundle(seed_bundle)  # not published
+    journey = Journey.objects.get(key="abandoned-cart")
+
+    with pytest.raises(publishing.LifecycleError, match="never published"):
+        publishing.discard_draft(journey)
+    assert journey.versions.count() == 1
 
 
 def _publish_with_repeat(seed_bundle, repeat: str) -> None:
