@@ -9,12 +9,14 @@ click URL.
 import html as html_lib
 import re
 import smtplib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import formataddr
 from typing import Any
 
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 
 from .errors import PermanentSendError, TransientSendError
 from .models import Email
@@ -112,24 +114,48 @@ def build_message(
     return message
 
 
+_shared_connection: ContextVar[Any] = ContextVar("shared_email_connection", default=None)
+
+
+@contextmanager
+def one_connection() -> Iterator[None]:
+    """Send the block's emails over one connection to EMAIL_BACKEND (one SMTP session for a
+    batch, not one per message). It opens at the first email and closes at the end."""
+    connection = get_connection()
+    token = _shared_connection.set(connection)
+    try:
+        yield
+    finally:
+        _shared_connection.reset(token)
+        connection.close()
+
+
 def send_message(message: EmailMultiAlternatives) -> str:
     """Send through EMAIL_BACKEND; returns the provider's message id (or our Message-ID).
 
     Translates backend errors into TransientSendError / PermanentSendError.
     """
+    shared = _shared_connection.get()
     try:
+        if shared is not None:
+            shared.open()  # no-op while open; reconnects after an error closed it
+            message.connection = shared
         message.send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused as error:
+        _reset_after_error(shared)
         raise PermanentSendError(f"Recipient refused: {_smtp_detail(error.recipients)}") from error
     except smtplib.SMTPResponseException as error:
+        _reset_after_error(shared)
         reason = f"SMTP {error.smtp_code}: {_decode(error.smtp_error)}"
         # 4xx is "try again later" in SMTP; 5xx is final.
         if 400 <= error.smtp_code < 500:
             raise TransientSendError(reason) from error
         raise PermanentSendError(reason) from error
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        _reset_after_error(shared)
         raise TransientSendError(f"Mail server unreachable: {error}") from error
     except Exception as error:
+        _reset_after_error(shared)
         classified = _classify_anymail(error)
         if classified is error:
             raise
@@ -153,6 +179,14 @@ def _classify_anymail(error: Exception) -> Exception:
             return TransientSendError(f"Email provider error: {error}")
         return PermanentSendError(f"Email provider refused the message: {error}")
     return error
+
+
+def _reset_after_error(connection: Any) -> None:
+    """After an error the session may be unusable (or mid-transaction): the next email of
+    the batch starts a new one."""
+    if connection is not None:
+        with suppress(Exception):  # closing a broken session can fail too; it is dropped either way
+            connection.close()
 
 
 def _smtp_detail(recipients: dict) -> str:

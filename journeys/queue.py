@@ -47,11 +47,13 @@ def collecting_dispatches() -> Iterator[list[int]]:
 
 
 def dispatch_collected(delivery_ids: list[int]) -> None:
-    if len(delivery_ids) <= INLINE_DISPATCH_LIMIT:
-        from .sending import dispatch_delivery
+    from .sending import dispatch_deliveries, dispatch_delivery
 
-        for delivery_id in delivery_ids:
-            dispatch_delivery(delivery_id)
+    if len(delivery_ids) == 1:
+        dispatch_delivery(delivery_ids[0])
+        return
+    if len(delivery_ids) <= INLINE_DISPATCH_LIMIT:
+        dispatch_deliveries(delivery_ids)
         return
     for start in range(0, len(delivery_ids), DISPATCH_CHUNK):
         chunk = delivery_ids[start : start + DISPATCH_CHUNK]

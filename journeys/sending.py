@@ -21,12 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from content.backends import PushPayload, TextPayload, get_push_backend, get_text_backend
 from content.errors import PermanentSendError, RecipientUnsubscribed, RenderError, SendError, TransientSendError
-from content.mail import build_message, render_email, send_message
+from content.mail import build_message, one_connection, render_email, send_message
 from content.models import Channel, Email, PushNotification, TextMessage
 from content.rendering import TemplateSyntaxError, render
 
@@ -51,7 +52,21 @@ def dispatch_delivery(delivery_id: int) -> None:
     now = timezone.now()
     if not claim(delivery_id, now):
         return
-    delivery = _load_for_sending(delivery_id)
+    _dispatch_claimed(_load_for_sending(Delivery.objects.filter(pk=delivery_id))[0])
+
+
+def dispatch_deliveries(delivery_ids: list[int]) -> None:
+    """Send a chunk of queued deliveries, each at most once: one claim and one load for the
+    chunk, then each send and its record; emails share one connection to the backend."""
+    claimed = claim_many(delivery_ids, timezone.now())
+    if not claimed:
+        return
+    with one_connection():
+        for delivery in _load_for_sending(Delivery.objects.filter(pk__in=claimed).order_by("pk")):
+            _dispatch_claimed(delivery)
+
+
+def _dispatch_claimed(delivery: Delivery) -> None:
     if delivery.participant.state in LEFT_STATES:
         block(delivery, PARTICIPANT_LEFT)
         return
@@ -74,7 +89,7 @@ def dispatch_delivery(delivery_id: int) -> None:
     except TransientSendError as error:
         retry_later(delivery, str(error) or type(error).__name__)
     except Exception as error:  # an unexpected error: record it and try again later
-        logger.exception("Delivery %s: unexpected error while sending", delivery_id)
+        logger.exception("Delivery %s: unexpected error while sending", delivery.pk)
         retry_later(delivery, f"{type(error).__name__}: {error}")
     else:
         mark_sent(delivery, provider_id)
@@ -98,13 +113,13 @@ def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:
     return len(ids)
 
 
-def _load_for_sending(delivery_id: int) -> Delivery:
-    """The delivery with everything a send reads, in one query (consent included)."""
+def _load_for_sending(deliveries: QuerySet[Delivery]) -> list[Delivery]:
+    """The deliveries with everything a send reads, in one query (consent included)."""
     unsubscribed = Consent.objects.filter(
         contact=OuterRef("contact_id"), channel=OuterRef("channel"), status=ConsentStatus.UNSUBSCRIBED
     )
-    return (
-        Delivery.objects.select_related(
+    return list(
+        deliveries.select_related(
             "contact",
             "step",
             "participant__journey",
@@ -113,9 +128,7 @@ def _load_for_sending(delivery_id: int) -> Delivery:
             "content__email",
             "content__textmessage",
             "content__pushnotification",
-        )
-        .annotate(contact_unsubscribed=Exists(unsubscribed))
-        .get(pk=delivery_id)
+        ).annotate(contact_unsubscribed=Exists(unsubscribed))
     )
 
 
@@ -130,6 +143,21 @@ def claim(delivery_id: int, now: datetime) -> bool:
         .update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
         == 1
     )
+
+
+def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
+    """`claim` for a chunk: the ids this caller won. Rows another worker is claiming are
+    skipped (PostgreSQL), or wait for it (SQLite has one writer) and are then no longer due."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    with transaction.atomic():
+        won = list(
+            Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .select_for_update(skip_locked=skip_locked)
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=won).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+    return won
 
 
 def mark_sent(delivery: Delivery, provider_message_id: str) -> None:

@@ -42,7 +42,6 @@ def dispatch_delivery(delivery_id: int) -> None:
 
 def dispatch_deliveries(delivery_ids: list[int]) -> None:
     """Send a chunk of queued deliveries (each at most once)."""
-    from journeys.sending import dispatch_delivery as dispatch
+    from journeys.sending import dispatch_deliveries as dispatch
 
-    for delivery_id in delivery_ids:
-        dispatch(delivery_id)
+    dispatch(delivery_ids)
