@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """Benchmark of trigger ingestion through real HTTP on PostgreSQL (issue 3).
 
-    .venv/bin/python bench/ingest.py                      # 8 s per phase, 8 clients
-    .venv/bin/python bench/ingest.py --seconds 15 --clients 4 --limiter database
+    .venv/bin/python bench/ingest.py                      # 3 rounds x 4 phases x 4 s, 4 clients
+    .venv/bin/python bench/ingest.py --clients 8 --limiter database --broker orm
 
 The API runs under gunicorn (config.settings, DEBUG off) against its own database
 (journeys_bench_ingest, dropped and recreated); a load generator on the same machine keeps
 `--clients` connections busy, each sending the next request as soon as the previous one is
-answered. Four phases, in one run and with the same concurrency:
+answered. Four phases with the same concurrency, taking turns for `--rounds` rounds so that
+the HTTP figures and the raw figures they are compared with see the same background load:
 
   http single   POST /api/v1/events, one event per request
   http batch    POST /api/v1/events/batch, 500 events per request
@@ -207,13 +208,7 @@ def generate(kind: str, *, clients: int, processes: int, seconds: float, **job_f
     ]
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         loads = pool.starmap(run_process, jobs)
-    total = Load()
-    for load in loads:
-        total.events += load.events
-        total.requests += load.requests
-        total.latencies += load.latencies
-        total.errors += load.errors
-    return total
+    return merge(loads)
 
 
 # --- Set-up and the server ----------------------------------------------------------------------
@@ -342,6 +337,16 @@ class Figure:
     p99_ms: float
 
 
+def merge(loads: list[Load]) -> Load:
+    total = Load()
+    for load in loads:
+        total.events += load.events
+        total.requests += load.requests
+        total.latencies += load.latencies
+        total.errors += load.errors
+    return total
+
+
 def figure(name: str, load: Load, seconds: float) -> Figure:
     if load.errors:
         raise SystemExit(f"{name} failed: {load.errors[:3]}")
@@ -356,8 +361,9 @@ def figure(name: str, load: Load, seconds: float) -> Figure:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0, help="Length of each phase.")
-    parser.add_argument("--clients", type=int, default=8, help="Concurrent connections, in every phase.")
+    parser.add_argument("--seconds", type=float, default=4.0, help="Length of each phase in each round.")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds of the four phases, interleaved.")
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent connections, in every phase.")
     parser.add_argument("--batch-clients", type=int, default=None, help="Connections for the batch phases.")
     parser.add_argument("--processes", type=int, default=2, help="Load generator processes.")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
@@ -393,19 +399,30 @@ def main() -> None:
     if args.limiter == "redis":
         clear_redis(REDIS)
     common = {"processes": args.processes, "seconds": args.seconds}
+    phases = {
+        "http-single": {"clients": args.clients, "port": port, "key": key},
+        "raw-single": {"clients": args.clients, "trigger_id": trigger_id},
+        "http-batch": {"clients": batch_clients, "port": port, "key": key},
+        "raw-batch": {"clients": batch_clients, "trigger_id": trigger_id},
+    }
+    # The phases take turns, round after round: on a shared machine the HTTP figures and the
+    # raw figures they are divided by then see the same background load.
+    loads: dict[str, list[Load]] = {kind: [] for kind in phases}
+    server_cpu = dict.fromkeys(phases, 0.0)
     server = start_gunicorn(port, args.workers, args.threads, env)
     try:
-        before = cpu_seconds(server.pid)
-        http_single = generate("http-single", clients=args.clients, port=port, key=key, **common)
-        middle = cpu_seconds(server.pid)
-        http_batch = generate("http-batch", clients=batch_clients, port=port, key=key, **common)
-        server_cpu = {"single": middle - before, "batch": cpu_seconds(server.pid) - middle}
+        for _ in range(args.rounds):
+            for kind, fields in phases.items():
+                before = cpu_seconds(server.pid)
+                loads[kind].append(generate(kind, **fields, **common))
+                server_cpu[kind] += cpu_seconds(server.pid) - before
     finally:
         stop(server)
         if args.limiter == "redis":
             clear_redis(REDIS)
-    raw_single = generate("raw-single", clients=args.clients, trigger_id=trigger_id, **common)
-    raw_batch = generate("raw-batch", clients=batch_clients, trigger_id=trigger_id, **common)
+    http_single, raw_single = merge(loads["http-single"]), merge(loads["raw-single"])
+    http_batch, raw_batch = merge(loads["http-batch"]), merge(loads["raw-batch"])
+    seconds = args.seconds * args.rounds
 
     # Every accepted event is stored, once (warm-up requests and the last, uncounted,
     # request of each client are stored too: at least as many rows as counted events).
@@ -414,17 +431,17 @@ def main() -> None:
     assert rows == distinct >= counted, (rows, distinct, counted)
 
     figures = [
-        figure("http single", http_single, args.seconds),
-        figure("http batch of 500", http_batch, args.seconds),
-        figure("raw single-row INSERT", raw_single, args.seconds),
-        figure("raw 500-row INSERT", raw_batch, args.seconds),
+        figure("http single", http_single, seconds),
+        figure("http batch of 500", http_batch, seconds),
+        figure("raw single-row INSERT", raw_single, seconds),
+        figure("raw 500-row INSERT", raw_batch, seconds),
     ]
     single_ratio = figures[0].events_per_second / figures[2].events_per_second
     batch_ratio = figures[1].events_per_second / figures[3].events_per_second
     print(
         f"\nIngestion on PostgreSQL: gunicorn {args.workers} workers x {args.threads} threads, "
         f"limits in {args.limiter}, queue on {broker}, {args.clients} clients ({batch_clients} for batches), "
-        f"{args.seconds:g} s per phase, {os.cpu_count()} CPUs\n"
+        f"{args.rounds} rounds of {args.seconds:g} s per phase, {os.cpu_count()} CPUs\n"
     )
     print(f"{'phase':<24}{'events/s':>11}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}")
     for f in figures:
@@ -440,9 +457,14 @@ def main() -> None:
         f"(target >= {TARGET_BATCH_RATIO:.0%}): {'met' if batch_ok else 'MISSED'}"
     )
     # Includes the uncounted warm-up requests: an upper bound of the server's CPU per event.
+    rounds = [
+        (a.events / max(b.events, 1), c.events / max(d.events, 1))
+        for a, b, c, d in zip(*(loads[kind] for kind in phases), strict=True)
+    ]
+    print("ratio per round (single, batch): " + ", ".join(f"{x:.1%} / {y:.1%}" for x, y in rounds))
     print(
-        f"server CPU: {server_cpu['single'] / max(http_single.events, 1) * 1000:.2f} ms per single event, "
-        f"{server_cpu['batch'] / max(http_batch.events, 1) * 1000:.3f} ms per event in batches "
+        f"server CPU: {server_cpu['http-single'] / max(http_single.events, 1) * 1000:.2f} ms per single event, "
+        f"{server_cpu['http-batch'] / max(http_batch.events, 1) * 1000:.3f} ms per event in batches "
         f"(gunicorn workers; load average now {os.getloadavg()[0]:.1f})"
     )
     print(f"stored: {rows} API events, {distinct} distinct event ids, none lost or doubled")
