@@ -170,14 +170,15 @@ def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
     for version in versions:
         if not all_hold(version.start_conditions, event.attributes):
             continue
-        participant = transitions.enter(
-            version=version,
-            contact=contact,
-            event=event,
-            entry_key=_entry_key(version, event),
-            binding_id=event.binding_id,
-            first_step=plan_for(version).first_step,
-            now=now,
-        )
-        if participant is not None:
-            advance(participant, now, arrived=True)
+        with transitions.deferred_writes():  # "entered" joins the run's one history INSERT
+            participant = transitions.enter(
+                version=version,
+                contact=contact,
+                event=event,
+                entry_key=_entry_key(version, event),
+                binding_id=event.binding_id,
+                first_step=plan_for(version).first_step,
+                now=now,
+            )
+            if participant is not None:
+                advance(participant, now, arrived=True)
