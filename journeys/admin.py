@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .bundles import export_bundle
+from .consent import SOURCE_ADMIN, set_consent
 from .designer.views import JourneyDesigner
 from .models import (
     Consent,
@@ -33,10 +35,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ConsentInlineForm(forms.ModelForm):
+    class Meta:
+        model = Consent
+        fields = ("channel", "status")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A row is the consent on one channel: only its status changes.
+            self.fields["channel"].disabled = True
+
+
 class ConsentInline(admin.TabularInline):
+    """A contact's consent per channel. Saved through set_consent by ContactAdmin.save_formset;
+    never deleted (an opt-out removed without a trace would let messages resume)."""
+
     model = Consent
+    form = ConsentInlineForm
     extra = 0
     fields = ("channel", "status", "source", "changed_at")
+    readonly_fields = ("source", "changed_at")
+    can_delete = False
 
 
 @admin.register(Contact)
@@ -46,6 +66,30 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     inlines = [ConsentInline]
     show_full_result_count = False
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not Consent:
+            return super().save_formset(request, form, formset, change)
+        # commit=False fills new_objects and changed_objects (the admin's change message and
+        # history read them) without writing; set_consent writes.
+        formset.save(commit=False)
+        changed = [consent for consent, fields in formset.changed_objects if "status" in fields]
+        for consent in [*formset.new_objects, *changed]:
+            _record_consent(form.instance, consent)
+        return None
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        # Erasing a contact erases their consent rows with them; consent rows cannot be
+        # deleted on their own, which must not block deleting the person.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Consent._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+
+def _record_consent(contact: Contact, consent: Consent) -> None:
+    """Write a consent chosen in the admin through the one writer, and show what it wrote."""
+    saved = set_consent(contact, consent.channel, consent.status, source=SOURCE_ADMIN)
+    consent.pk, consent.contact, consent.source, consent.changed_at = saved.pk, contact, saved.source, saved.changed_at
 
 
 @admin.register(Segment)
@@ -156,11 +200,28 @@ class SendingPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(Consent)
 class ConsentAdmin(admin.ModelAdmin):
+    """Consent rows are written by journeys.consent.set_consent only, with source "admin"
+    here; who made the change is in the row's admin history."""
+
     list_display = ("contact", "channel", "status", "source", "changed_at")
     list_filter = ("channel", "status")
     search_fields = ("=contact__external_id", "contact__email")
     list_select_related = ("contact",)
     raw_id_fields = ("contact",)
+    fields = ("contact", "channel", "status", "source", "changed_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple[str, ...]:
+        # A row is one contact's consent on one channel: only its status changes.
+        return ("contact", "channel", "source", "changed_at") if obj else ("source", "changed_at")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # An opt-out deleted without a trace would let messages resume: set it to Subscribed instead.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Consent, form, change: bool) -> None:
+        if change and "status" not in form.changed_data:
+            return  # nothing changed: keep when and where the consent was last given
+        _record_consent(obj.contact, obj)
 
 
 @admin.register(Step)

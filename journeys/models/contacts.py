@@ -20,7 +20,12 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["external_id"]
-        indexes = [models.Index(fields=["email"], name="contact_email")]
+        indexes = [
+            models.Index(fields=["email"], name="contact_email"),
+            # A STOP or START text reply names only the phone number: apply_text_reply finds
+            # the contacts by it, once per reply, on a table of every customer.
+            models.Index(fields=["phone"], name="contact_phone"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
