@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from content.models import Content
-from triggers.models import Trigger, TriggerStatus
+from triggers.models import Trigger, TriggerAttribute, TriggerStatus
 
 from ..conditions import MAX_CONDITIONS, NO_VALUE, OPERATORS, condition_problems
 from ..definition import CONTACT_ADDRESSES, PathSpec, StepSpec
@@ -150,27 +150,46 @@ def value_text(value: Any) -> str:
 
 
 class ConditionForm(forms.Form):
-    """One condition: an attribute of the trigger, an operator its type allows, a value."""
+    """One condition: an attribute of the trigger, an operator its type allows, a value.
 
-    attribute = forms.ChoiceField(choices=[])
+    A row is a condition when an attribute is chosen; a row left without one is empty (and an
+    existing condition whose attribute is set back to "Choose an attribute" is removed), so the
+    spare row the page always offers never stands in the way of saving."""
+
+    attribute = forms.ChoiceField(choices=[], required=False)
     operator = forms.ChoiceField(choices=[])
     value = forms.CharField(required=False)
 
-    def __init__(self, *args: Any, schema: dict[str, str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, schema: dict[str, str], trigger_name: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.schema = schema
-        self.fields["attribute"].choices = [("", "Choose an attribute")] + [(p, p) for p in schema]
+        attribute = self.fields["attribute"]
+        attribute.choices = [("", "Choose an attribute")] + [(p, p) for p in schema]
+        # Django formats this message with %: a trigger named "50% off" must not break it.
+        owner = (trigger_name or "the trigger").replace("%", "%%")
+        attribute.error_messages["invalid_choice"] = (
+            f"“%(value)s” is not an attribute of {owner}; choose one of its attributes."
+        )
         self.fields["operator"].choices = operator_choices()
 
     def has_changed(self) -> bool:
-        # A row with an attribute chosen is a condition, even one equal to its initial
-        # value (the formset would otherwise skip an unchanged extra row); one without is empty.
-        return bool(self.data.get(self.add_prefix("attribute"))) or super().has_changed()
+        # Only what the marketer chose or typed counts: the operator select always sends "=".
+        data = self.data
+        return bool(data.get(self.add_prefix("attribute")) or (data.get(self.add_prefix("value")) or "").strip())
+
+    @property
+    def attribute_type(self) -> str:
+        """The type of the attribute shown in this row ("" when none is chosen)."""
+        return self.schema.get(str(self["attribute"].value() or ""), "")
 
     def clean(self) -> dict:
         data = super().clean()
         attribute, operator = data.get("attribute"), data.get("operator")
-        if not attribute or not operator:
+        if not attribute:
+            if (data.get("value") or "").strip():
+                self.add_error("attribute", "Choose an attribute, or clear the value to remove the condition.")
+            return data
+        if not operator:
             return data
         type_ = self.schema[attribute]
         if type_ not in OPERATORS[operator]:
@@ -196,12 +215,16 @@ class BaseConditionFormSet(forms.BaseFormSet):
         "missing_management_form": "The form was sent incomplete; reload the page.",
     }
 
-    def conditions(self) -> list[dict]:
+    def condition_forms(self) -> list[ConditionForm]:
+        """The rows that hold a condition, in order (row n is condition n of `conditions()`)."""
         return [
-            f.cleaned_data["condition"]
+            f
             for f in self.forms
             if f.cleaned_data and not f.cleaned_data.get("DELETE") and "condition" in f.cleaned_data
         ]
+
+    def conditions(self) -> list[dict]:
+        return [f.cleaned_data["condition"] for f in self.condition_forms()]
 
 
 ConditionFormSet = forms.formset_factory(
@@ -213,6 +236,7 @@ ConditionFormSet = forms.formset_factory(
     absolute_max=MAX_CONDITIONS,
     validate_max=True,
 )
+CONDITIONS_PREFIX = "conditions"
 
 
 def condition_initial(conditions: list[dict]) -> list[dict]:
@@ -220,6 +244,40 @@ def condition_initial(conditions: list[dict]) -> list[dict]:
         {"attribute": c.get("attribute", ""), "operator": c.get("operator", ""), "value": value_text(c.get("value"))}
         for c in conditions
     ]
+
+
+def posted_conditions(data: Any, prefix: str = CONDITIONS_PREFIX) -> list[dict[str, str]]:
+    """The condition rows of a posted form as typed (not checked), without removed or empty
+    rows: what a page redrawn for another trigger starts from."""
+    try:
+        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), MAX_CONDITIONS)
+    except (TypeError, ValueError):
+        total = 0
+    rows = []
+    for i in range(total):
+        row = {name: str(data.get(f"{prefix}-{i}-{name}", "")) for name in ("attribute", "operator", "value")}
+        if row["attribute"] and not data.get(f"{prefix}-{i}-DELETE"):
+            rows.append(row)
+    return rows
+
+
+def operator_types() -> dict[str, list[str]]:
+    """Operator -> the attribute types it applies to (for the page's script)."""
+    return {op: sorted(types) for op, types in OPERATORS.items()}
+
+
+def trigger_schemas(triggers: Any, *, by: str = "key") -> dict[str, dict[str, str]]:
+    """The attribute schema of each trigger (dotted paths for nested attributes), keyed by the
+    trigger's `by` field as the trigger select sends it: one query."""
+    schemas: dict[str, dict[str, str]] = {str(value): {} for value in triggers.values_list(by, flat=True)}
+    rows = (
+        TriggerAttribute.objects.filter(trigger__in=triggers)
+        .order_by("position", "name")
+        .values_list(f"trigger__{by}", "name", "type")
+    )
+    for owner, name, type_ in rows:
+        schemas[str(owner)][name] = type_
+    return schemas
 
 
 # --- Settings ----------------------------------------------------------------------------
@@ -314,6 +372,11 @@ class StepForm(DurationMixin, forms.Form):
     `attributes` the start trigger's schema (for addresses and branch conditions);
     `time_zone` the journey's, in which a wait's "until" is typed."""
 
+    # The wait-for's conditions: a formset on the schema of the trigger chosen in this form.
+    conditions: BaseConditionFormSet | None = None
+    # Conditions left out when the form was redrawn for a trigger without their attribute.
+    dropped_conditions: list[dict[str, str]]
+
     def __init__(
         self,
         *args: Any,
@@ -322,13 +385,39 @@ class StepForm(DurationMixin, forms.Form):
         earlier: list[tuple[str, str, str]],
         attributes: dict[str, str],
         time_zone: str = "UTC",
+        condition_rows: list[dict[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.kind, self.step, self.attributes = kind, step, attributes
         self.time_zone = zoneinfo.ZoneInfo(time_zone)
         self.earlier = earlier  # (step id, label, channel) of the messages passed before here
+        self.dropped_conditions = []
         getattr(self, f"_fields_{kind}", self._fields_message)(step, earlier)
+        if kind == "wait_for":
+            self._conditions(step, condition_rows)
+
+    @classmethod
+    def redrawn(cls, data: Any, **kwargs: Any) -> "StepForm":
+        """The form as it was posted, unbound (so nothing is checked or saved yet), for the
+        trigger chosen in it: how the page follows a change of trigger without scripts.
+        Conditions on attributes the trigger does not have are left out (`dropped_conditions`)."""
+        return cls(None, initial=dict(data.items()), condition_rows=posted_conditions(data), **kwargs)
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if self.conditions is not None:
+            valid = self.conditions.is_valid() and valid
+        return valid
+
+    @property
+    def chosen_trigger(self) -> Trigger | None:
+        """The trigger chosen in the form now: as posted, else as first shown."""
+        if self.is_bound:
+            key = self.data.get(self.add_prefix("trigger"))
+        else:
+            key = self.initial.get("trigger", self.fields["trigger"].initial)
+        return self.triggers.get(str(key or ""))
 
     # Fields by kind.
     def _fields_message(self, step: StepSpec | None, earlier: list) -> None:
@@ -369,8 +458,11 @@ class StepForm(DurationMixin, forms.Form):
         )
 
     def _fields_wait_for(self, step: StepSpec | None, earlier: list) -> None:
+        queryset = ready_triggers(step.trigger if step else None)
+        self.triggers = {t.key: t for t in queryset}
+        self.trigger_schemas = trigger_schemas(queryset)
         self.fields["trigger"] = TriggerChoiceField(
-            queryset=ready_triggers(step.trigger if step else None),
+            queryset=queryset,
             to_field_name="key",
             label="Wait for the trigger",
             empty_label="Choose a trigger",
@@ -384,6 +476,22 @@ class StepForm(DurationMixin, forms.Form):
             initial=step.of_step if step else "",
         )
         self.duration_fields("Time limit", step.duration if step else timedelta(days=1))
+
+    def _conditions(self, step: StepSpec | None, rows: list[dict[str, str]] | None) -> None:
+        trigger = self.chosen_trigger
+        self.condition_schema = self.trigger_schemas.get(trigger.key, {}) if trigger else {}
+        if rows is None:
+            rows = condition_initial(step.conditions) if step and trigger and step.trigger == trigger.key else []
+        else:
+            self.dropped_conditions = [r for r in rows if r["attribute"] not in self.condition_schema]
+            rows = [r for r in rows if r["attribute"] in self.condition_schema]
+        self.conditions = ConditionFormSet(
+            self.data if self.is_bound else None,
+            initial=rows,
+            prefix=CONDITIONS_PREFIX,
+            form_kwargs={"schema": self.condition_schema, "trigger_name": trigger.name if trigger else ""},
+            error_messages={"too_many_forms": f"A wait for a trigger takes at most {MAX_CONDITIONS} conditions."},
+        )
 
     def _branch_attributes(self) -> list[tuple[str, str]]:
         return [(f"trigger.{p}", f"trigger.{p}") for p in self.attributes] + [
@@ -549,8 +657,7 @@ class StepForm(DurationMixin, forms.Form):
             spec.trigger = data["trigger"].key
             spec.of_step = data.get("of_step") or None
             spec.duration = data["duration"]
-            if self.step is not None and self.step.trigger == spec.trigger:
-                spec.conditions = self.step.conditions
+            spec.conditions = self.conditions.conditions() if self.conditions is not None else []
         elif self.kind in ("branch", "split"):
             spec.paths = data["paths"]
         return spec

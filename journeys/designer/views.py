@@ -8,6 +8,7 @@ Every change goes through the engine's own functions: a draft is changed as a sp
 """
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,12 +26,12 @@ from content.models import Content
 from triggers.models import Trigger
 
 from ..bundles import catalogue_from_database, export_bundle, import_bundle, version_to_spec, write_version
-from ..conditions import OPERATORS
 from ..definition import BundleError, JourneySpec
 from ..models import Journey, JourneyStatus, JourneyVersion, Participant, VersionState
 from ..publishing import (
     LifecycleError,
     PublishError,
+    discard_draft,
     open_draft,
     pause,
     publish,
@@ -55,6 +56,7 @@ from .editing import (
     walk,
 )
 from .forms import (
+    CONDITIONS_PREFIX,
     ConditionFormSet,
     CreateJourneyForm,
     ImportForm,
@@ -62,11 +64,15 @@ from .forms import (
     SimulationForm,
     StepForm,
     condition_initial,
+    operator_types,
+    trigger_schemas,
 )
 
 T = "admin/journeys/designer/"
 # On the canvas URL after a refused Publish: list what stands in the way.
 PROBLEMS_PARAMETER = "problems"
+# The name of the step form's "Show its attributes" button (used without scripts).
+REDRAW = "redraw"
 STEP_KINDS = ["email", "text", "push", "wait", "wait_for", "branch", "split"]
 KIND_HELP = {
     "email": "Send an email.",
@@ -240,6 +246,8 @@ class JourneyDesigner:
             journey.name,
             version=version,
             live=live,
+            # A draft with an earlier version to go back to can be discarded.
+            has_earlier=editable and journey.versions.exclude(state=VersionState.DRAFT).exists(),
             spec=spec,
             canvas=build_canvas(spec, lookup, tile_problems) if spec else None,
             editable=editable,
@@ -330,8 +338,8 @@ class JourneyDesigner:
         formset = ConditionFormSet(
             request.POST if request.method == "POST" else None,
             initial=condition_initial(spec.start_conditions),
-            prefix="conditions",
-            form_kwargs={"schema": schema},
+            prefix=CONDITIONS_PREFIX,
+            form_kwargs={"schema": schema, "trigger_name": _trigger_name(trigger_key)},
         )
         errors: list[SpecError] = []
         if request.method == "POST" and form.is_valid() and formset.is_valid():
@@ -354,25 +362,17 @@ class JourneyDesigner:
                 Journey.objects.filter(pk=journey.pk).update(name=data["name"], description=data["description"])
                 messages.success(request, "The journey's settings are saved.")
                 return redirect(self._url("change", journey.pk))
-        attribute_types = schema
-        # Every start trigger's attributes, so the picker follows a change of start trigger.
-        schemas: dict[str, dict[str, str]] = {}
-        for pk, name, type_ in (
-            form.fields["start_trigger"]
-            .queryset.filter(attributes__isnull=False)
-            .order_by("attributes__position", "attributes__name")
-            .values_list("pk", "attributes__name", "attributes__type")
-        ):
-            schemas.setdefault(str(pk), {})[name] = type_
         context = self._context(
             request,
             journey,
             f"Settings of {journey.name}",
             form=form,
             formset=formset,
-            attribute_types=attribute_types,
-            schemas=schemas,
-            operators={op: sorted(types) for op, types in OPERATORS.items()},
+            attribute_types=schema,
+            # Every start trigger's attributes (the select sends its id), so the picker
+            # follows a change of start trigger.
+            schemas=trigger_schemas(form.fields["start_trigger"].queryset, by="pk"),
+            operators=operator_types(),
             errors=errors,
             editable=editable,
             version=version,
@@ -387,14 +387,41 @@ class JourneyDesigner:
             (s.id, f"{KIND_LABELS[s.type]}: {lookup.content.get(s.content or '', s.content)} ({s.id})", s.type)
             for s in earlier_messages(spec, where)
         ]
-        return StepForm(
-            request.POST if request.method == "POST" else None,
-            kind=kind,
-            step=step,
-            earlier=earlier,
-            attributes=schema_of(spec.start_trigger),
-            time_zone=spec.time_zone,
-        )
+        options = {
+            "kind": kind,
+            "step": step,
+            "earlier": earlier,
+            "attributes": schema_of(spec.start_trigger),
+            "time_zone": spec.time_zone,
+        }
+        if _redrawing(request):
+            form = StepForm.redrawn(request.POST, **options)
+            self._explain_redraw(request, form)
+            return form
+        return StepForm(request.POST if request.method == "POST" else None, **options)
+
+    def _explain_redraw(self, request: HttpRequest, form: StepForm) -> None:
+        trigger = form.chosen_trigger if form.kind == "wait_for" else None
+        if trigger is None:
+            messages.info(request, "Nothing is saved yet: choose a trigger, then press Save step.")
+            return
+        messages.info(request, f"The conditions now offer the attributes of {trigger.name}. Nothing is saved yet.")
+        for row in form.dropped_conditions:
+            messages.warning(
+                request,
+                f"{trigger.name} has no attribute {row['attribute']}: the condition on it was left out.",
+            )
+
+    def _step_context(self, form: StepForm) -> dict:
+        """What the step template needs besides the form: the wait-for's condition picker."""
+        if form.conditions is None:
+            return {}
+        return {
+            "formset": form.conditions,
+            "attribute_types": form.condition_schema,
+            "schemas": form.trigger_schemas,
+            "operators": operator_types(),
+        }
 
     def _location(self, request: HttpRequest) -> Location:
         source = request.POST if request.method == "POST" else request.GET
@@ -432,14 +459,20 @@ class JourneyDesigner:
             context["kinds"] = [(k, KIND_LABELS[k], KIND_HELP[k]) for k in STEP_KINDS]
             return TemplateResponse(request, T + "choose_step.html", context)
         form = self._step_form(request, spec, kind, where)
-        if request.method == "POST" and form.is_valid():
+        if request.method == "POST" and form.is_bound and form.is_valid():
             new = form.to_spec(unique_id(spec, form.suggested_id()))
             errors = self._change_draft(journey, lambda s: insert_step(s, where, new))
             if not errors:
                 messages.success(request, f"Added: {KIND_LABELS[kind]}.")
                 return HttpResponseRedirect(self._url("change", journey.pk) + f"#step-{new.id}")
             _attach(form, errors, new.id)
-        context.update(form=form, kind=kind, kind_label=KIND_LABELS[kind], title=f"Add a step: {KIND_LABELS[kind]}")
+        context.update(
+            form=form,
+            kind=kind,
+            kind_label=KIND_LABELS[kind],
+            title=f"Add a step: {KIND_LABELS[kind]}",
+            **self._step_context(form),
+        )
         return TemplateResponse(request, T + "step.html", context)
 
     def edit_step_view(self, request: HttpRequest, object_id: str, step_id: str) -> HttpResponse:
@@ -451,21 +484,20 @@ class JourneyDesigner:
         except EditError:
             raise Http404("No such step.") from None
         editable = version.state == VersionState.DRAFT and self.has_change_permission(request, journey)
+        if request.method == "POST" and not editable:
+            self._draft(request, journey)
+            return redirect(self._url("change", journey.pk))
         form = self._step_form(request, spec, step.type, where, step)
         if not editable:
             for field in form.fields.values():
                 field.disabled = True
-        if request.method == "POST":
-            if not editable:
-                self._draft(request, journey)
-                return redirect(self._url("change", journey.pk))
-            if form.is_valid():
-                new = form.to_spec(step.id)
-                errors = self._change_draft(journey, lambda s: replace_step(s, step.id, new))
-                if not errors:
-                    messages.success(request, f"Saved: {KIND_LABELS[step.type]}.")
-                    return HttpResponseRedirect(self._url("change", journey.pk) + f"#step-{step.id}")
-                _attach(form, errors, step.id)
+        if request.method == "POST" and form.is_bound and form.is_valid():
+            new = form.to_spec(step.id)
+            errors = self._change_draft(journey, lambda s: replace_step(s, step.id, new))
+            if not errors:
+                messages.success(request, f"Saved: {KIND_LABELS[step.type]}.")
+                return HttpResponseRedirect(self._url("change", journey.pk) + f"#step-{step.id}")
+            _attach(form, errors, step.id)
         context = self._context(
             request,
             journey,
@@ -474,9 +506,9 @@ class JourneyDesigner:
             kind=step.type,
             kind_label=KIND_LABELS[step.type],
             step=step,
-            kept_conditions=[describe_condition(c) for c in step.conditions],
             editable=editable,
             version=version,
+            **self._step_context(form),
         )
         return TemplateResponse(request, T + "step.html", context)
 
@@ -533,7 +565,7 @@ class JourneyDesigner:
 
     def lifecycle_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         journey = self._journey(request, object_id, change=True)
-        if action not in ("pause", "resume", "stop", "edit"):
+        if action not in ("pause", "resume", "stop", "edit", "discard"):
             raise Http404("No such action.")
         if request.method != "POST":
             if action == "stop":
@@ -543,7 +575,11 @@ class JourneyDesigner:
                     T + "stop.html",
                     self._context(request, journey, f"Stop {journey.name}", active=active),
                 )
+            if action == "discard":
+                return self._confirm_discard(request, journey)
             return redirect(self._url("change", journey.pk))
+        if action == "discard":
+            return self._discard(request, journey)
         try:
             if action == "pause":
                 pause(journey)
@@ -561,6 +597,30 @@ class JourneyDesigner:
                 messages.success(request, f"Version {draft.number} is a draft you can edit.{note}")
         except LifecycleError as error:
             messages.error(request, f"Cannot {action}: {error}.")
+        return redirect(self._url("change", journey.pk))
+
+    def _confirm_discard(self, request: HttpRequest, journey: Journey) -> HttpResponse:
+        versions = journey.versions.order_by("-number")
+        draft = versions.filter(state=VersionState.DRAFT).first()
+        kept = versions.exclude(state=VersionState.DRAFT).first()
+        context = self._context(
+            request, journey, f"Discard the draft of {journey.name}", draft=draft, kept=kept, version=draft
+        )
+        return TemplateResponse(request, T + "discard.html", context)
+
+    def _discard(self, request: HttpRequest, journey: Journey) -> HttpResponse:
+        draft = journey.versions.filter(state=VersionState.DRAFT).first()
+        try:
+            discard_draft(journey)
+        except LifecycleError as error:
+            messages.error(request, f"The draft was not discarded: {error}.")
+            return redirect(self._url("change", journey.pk))
+        shown = shown_version(journey)
+        messages.success(
+            request,
+            f"Version {draft.number} (draft) is discarded; the canvas shows version {shown.number}"
+            f" ({shown.get_state_display().lower()}).",
+        )
         return redirect(self._url("change", journey.pk))
 
     # --- Test, export, import ---------------------------------------------------------------------
@@ -612,6 +672,17 @@ class JourneyDesigner:
         return TemplateResponse(request, T + "import.html", context)
 
 
+def _redrawing(request: HttpRequest) -> bool:
+    """The form was sent to show the attributes of the trigger chosen, not to be saved."""
+    return request.method == "POST" and REDRAW in request.POST
+
+
+def _trigger_name(key: str | None) -> str:
+    if not key:
+        return ""
+    return Trigger.objects.filter(key=key).values_list("name", flat=True).first() or ""
+
+
 def _sequence(spec: JourneySpec, where: Location) -> list:
     return sequence(spec, where.parent, where.path)
 
@@ -626,11 +697,22 @@ _FORM_FIELDS = {
 }
 
 
+_CONDITION_FIELD = re.compile(r"^conditions\[(\d+)\]\.?(\w*)")
+
+
 def _attach(form: StepForm, errors: list[SpecError], step_id: str) -> None:
     """Put the format's errors on the form: on their field when they are about this step."""
     for error in errors:
         if error.where == step_id:
             field = _FORM_FIELDS.get(error.field)
+            condition = _CONDITION_FIELD.match(error.field)
+            if condition and form.conditions is not None:
+                # "conditions[1].value" -> the message on the second condition's row.
+                index, name = int(condition[1]), condition[2]
+                rows = form.conditions.condition_forms()
+                if index < len(rows):
+                    rows[index].add_error(name if name in rows[index].fields else None, error.message)
+                    continue
             form.add_error(field if field in form.fields else None, error.message)
         else:
             form.add_error(None, _explain(error, step_id))

@@ -40,8 +40,20 @@ def create(client, name: str = "Abandoned cart reminders") -> Journey:
     return journey
 
 
+def conditions_management(total: int = 1, initial: int = 0) -> dict:
+    """The management form of a conditions formset, as the page sends it."""
+    return {
+        "conditions-TOTAL_FORMS": str(total),
+        "conditions-INITIAL_FORMS": str(initial),
+        "conditions-MIN_NUM_FORMS": "0",
+        "conditions-MAX_NUM_FORMS": "30",
+    }
+
+
 def add_step(client, journey: Journey, parent: str, path: str, position: int, kind: str, **fields) -> str:
     data = {"parent": parent, "path": path, "position": position, "kind": kind, **fields}
+    if kind == "wait_for":
+        data = {**conditions_management(), **data}
     response = client.post(url("add_step", journey.pk), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     return response["Location"].rsplit("#step-", 1)[1]

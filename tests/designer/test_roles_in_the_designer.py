@@ -40,6 +40,7 @@ def posts(journey: Journey) -> list[str]:
         url("lifecycle", journey.pk, "pause"),
         url("lifecycle", journey.pk, "stop"),
         url("lifecycle", journey.pk, "edit"),
+        url("lifecycle", journey.pk, "discard"),
         url("test", journey.pk),
     ]
 

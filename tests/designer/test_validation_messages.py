@@ -10,7 +10,7 @@ from journeys.bundles import version_to_spec
 from journeys.models import Journey, Step, VersionState
 from triggers.models import Trigger
 
-from .helpers import add_step, build_seed_journey, create, settings_post, url
+from .helpers import add_step, build_seed_journey, conditions_management, create, settings_post, url
 
 pytestmark = pytest.mark.django_db
 
@@ -207,6 +207,7 @@ def test_of_step_must_be_an_earlier_message_of_the_triggers_channel(journey, cli
             "path": "no",
             "position": 1,
             "kind": "wait_for",
+            **conditions_management(),
             "trigger": "email_opened",
             "of_step": "second-text-reminder",
             "amount": "1",
@@ -221,6 +222,7 @@ def test_of_step_must_be_an_earlier_message_of_the_triggers_channel(journey, cli
             "path": "no",
             "position": 1,
             "kind": "wait_for",
+            **conditions_management(),
             "trigger": "purchase_completed",
             "of_step": "initial-email-reminder",
             "amount": "1",

@@ -1,4 +1,5 @@
-// The designer's progressive enhancement: offer the start trigger's attributes, only the
+// The designer's progressive enhancement: offer the attributes of the trigger chosen (the
+// start trigger in the settings, the trigger waited for in a wait-for step), only the
 // operators an attribute's type allows, a value input of the right kind, add condition
 // rows, and show a wait's duration or date. Everything also works without it (the server
 // checks the same rules).
@@ -73,18 +74,28 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setUpWait();
+    // The picker follows the trigger live, so the button that redraws the page for another
+    // trigger (the way without scripts) is not needed.
+    Array.prototype.forEach.call(document.querySelectorAll("[data-redraw]"), function (el) { el.remove(); });
+    var box = document.querySelector("[data-conditions]");
     var operators = readJSON("operator-types");
-    if (!operators) return;
+    if (!box || !operators) return;
     var schemas = readJSON("trigger-schemas") || {};
     var rows = document.getElementById("conditions-rows");
-    var trigger = document.getElementById("id_start_trigger");
+    // The start trigger in the settings, the trigger waited for in a step.
+    var trigger = document.getElementById(box.getAttribute("data-trigger"));
     function currentSchema() { return (trigger && schemas[trigger.value]) || {}; }
     Array.prototype.forEach.call(rows.querySelectorAll("[data-condition]"), function (row) {
       setUpRow(row, operators);
     });
     function refreshAttributes() {
-      Array.prototype.forEach.call(rows.querySelectorAll("[data-attribute]"), function (select) {
-        if (!select.disabled) fillAttributes(select, currentSchema());
+      Array.prototype.forEach.call(rows.querySelectorAll("[data-condition]"), function (row) {
+        var select = row.querySelector("[data-attribute]");
+        if (select.disabled) return;
+        var had = select.value;
+        fillAttributes(select, currentSchema());
+        // A condition on an attribute the new trigger does not have is emptied (and so left out).
+        if (had && !select.value) row.querySelector("[data-value]").value = "";
       });
     }
     if (trigger && !trigger.disabled) {
