@@ -57,6 +57,7 @@ from .editing import (
 )
 from .forms import (
     CONDITIONS_PREFIX,
+    BaseConditionFormSet,
     ConditionFormSet,
     CreateJourneyForm,
     ImportForm,
@@ -65,6 +66,7 @@ from .forms import (
     StepForm,
     condition_initial,
     operator_types,
+    posted_conditions,
     trigger_schemas,
 )
 
@@ -315,34 +317,12 @@ class JourneyDesigner:
         if request.method == "POST" and not editable:
             self._draft(request, journey)  # explains that Edit opens a draft
             return redirect(self._url("change", journey.pk))
-        chosen = [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]
-        initial = {
-            "name": journey.name,
-            "description": journey.description,
-            "start_trigger": Trigger.objects.filter(key=spec.start_trigger).first(),
-            "repeat": spec.repeat,
-            "time_zone": spec.time_zone,
-            "goal_trigger": Trigger.objects.filter(key=spec.goal_trigger).first() if spec.goal_trigger else None,
-            "goal_target_percent": spec.goal_target_percent,
-            "exit_triggers": list(Trigger.objects.filter(key__in=spec.exit_triggers)),
-        }
-        form = SettingsForm(request.POST if request.method == "POST" else None, initial=initial, chosen=chosen)
+        form, formset, schema = self._settings_forms(request, journey, spec)
         if not editable:
             for field in form.fields.values():
                 field.disabled = True
-        # The conditions are checked against the start trigger being chosen now.
-        trigger_key = spec.start_trigger
-        if request.method == "POST" and form.is_valid():
-            trigger_key = form.cleaned_data["start_trigger"].key
-        schema = schema_of(trigger_key)
-        formset = ConditionFormSet(
-            request.POST if request.method == "POST" else None,
-            initial=condition_initial(spec.start_conditions),
-            prefix=CONDITIONS_PREFIX,
-            form_kwargs={"schema": schema, "trigger_name": _trigger_name(trigger_key)},
-        )
         errors: list[SpecError] = []
-        if request.method == "POST" and form.is_valid() and formset.is_valid():
+        if form.is_bound and form.is_valid() and formset.is_valid():
             data = form.cleaned_data
 
             def change(s: JourneySpec) -> None:
@@ -378,6 +358,50 @@ class JourneyDesigner:
             version=version,
         )
         return TemplateResponse(request, T + "settings.html", context)
+
+    def _settings_forms(
+        self, request: HttpRequest, journey: Journey, spec: JourneySpec
+    ) -> tuple[SettingsForm, BaseConditionFormSet, dict[str, str]]:
+        """The settings form and its start conditions, checked against the start trigger
+        chosen in the form. Redrawn (unbound, as posted) when the marketer asks for another
+        trigger's attributes without scripts."""
+        chosen = [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]
+        initial = {
+            "name": journey.name,
+            "description": journey.description,
+            "start_trigger": Trigger.objects.filter(key=spec.start_trigger).first(),
+            "repeat": spec.repeat,
+            "time_zone": spec.time_zone,
+            "goal_trigger": Trigger.objects.filter(key=spec.goal_trigger).first() if spec.goal_trigger else None,
+            "goal_target_percent": spec.goal_target_percent,
+            "exit_triggers": list(Trigger.objects.filter(key__in=spec.exit_triggers)),
+        }
+        redraw = _redrawing(request)
+        data = request.POST if request.method == "POST" and not redraw else None
+        if redraw:
+            initial = {**dict(request.POST.items()), "exit_triggers": request.POST.getlist("exit_triggers")}
+        form = SettingsForm(data, initial=initial, chosen=chosen)
+        trigger = _start_trigger_chosen(form, request.POST.get("start_trigger") if request.method == "POST" else None)
+        key = trigger.key if trigger else spec.start_trigger
+        schema = schema_of(key)
+        rows = condition_initial(spec.start_conditions)
+        if redraw:
+            posted = posted_conditions(request.POST)
+            rows = [row for row in posted if row["attribute"] in schema]
+            name = trigger.name if trigger else "the start trigger"
+            messages.info(request, f"The conditions now offer the attributes of {name}. Nothing is saved yet.")
+            for row in posted:
+                if row["attribute"] not in schema:
+                    messages.warning(
+                        request, f"{name} has no attribute {row['attribute']}: the condition on it was left out."
+                    )
+        formset = ConditionFormSet(
+            data,
+            initial=rows,
+            prefix=CONDITIONS_PREFIX,
+            form_kwargs={"schema": schema, "trigger_name": trigger.name if trigger else _trigger_name(key)},
+        )
+        return form, formset, schema
 
     # --- Steps ------------------------------------------------------------------------------------
 
@@ -675,6 +699,16 @@ class JourneyDesigner:
 def _redrawing(request: HttpRequest) -> bool:
     """The form was sent to show the attributes of the trigger chosen, not to be saved."""
     return request.method == "POST" and REDRAW in request.POST
+
+
+def _start_trigger_chosen(form: SettingsForm, posted: str | None) -> Trigger | None:
+    """The start trigger the form sends, when it is one the form offers."""
+    if not posted:
+        return None
+    try:
+        return form.fields["start_trigger"].queryset.filter(pk=int(posted)).first()
+    except ValueError:
+        return None
 
 
 def _trigger_name(key: str | None) -> str:

@@ -156,6 +156,19 @@ def test_without_scripts_the_wait_for_form_is_redrawn_for_the_trigger_chosen(
         assert page.locator("#step-opened .jd-summary").inner_text() == (
             "Wait for Email clicked of Initial email where url starts with https://shop.example/cart, up to 1 day"
         )
+
+        # The start conditions in the settings work the same way.
+        page.get_by_role("link", name="Settings").click()
+        page.get_by_label("Start trigger").select_option(label="Purchase completed")
+        page.get_by_role("button", name="Show this trigger's attributes").click()
+        page.wait_for_selector(".messagelist")
+        assert "Purchase completed has no attribute cart_total" in page.locator(".messagelist").inner_text()
+        page.get_by_label("Condition 1: attribute").select_option("order_total")
+        page.get_by_label("Condition 1: operator").select_option(">=")
+        page.get_by_label("Condition 1: value").fill("20")
+        page.get_by_label("Condition 1: value").press("Enter")  # Enter saves
+        page.wait_for_selector("#steps")
+        assert "When Purchase completed happens and order_total ≥ 20." in page.locator("#start-tile").inner_text()
     finally:
         context.close()
 

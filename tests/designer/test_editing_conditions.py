@@ -1,7 +1,7 @@
-"""Conditions of a wait-for step, edited in its form like the start conditions: the attribute
-picker follows the trigger chosen in the same form (built-in interaction triggers included,
-nested attributes as paths), values are typed by attribute, and without scripts the form is
-redrawn for another trigger without saving anything."""
+"""Conditions in the designer. A wait-for step's are edited in its form like the start
+conditions in the settings: the attribute picker follows the trigger chosen in the same form
+(built-in interaction triggers included, nested attributes as paths), values are typed by
+attribute, and without scripts either form is redrawn for another trigger, saving nothing."""
 
 import re
 
@@ -311,3 +311,34 @@ def test_the_settings_spare_row_and_an_emptied_row_do_not_stand_in_the_way(journ
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert draft_spec(journey).start_conditions == [{"attribute": "cart_total", "operator": ">", "value": 60}]
+
+
+def test_without_scripts_the_settings_are_redrawn_for_another_start_trigger(journey, client):
+    from triggers.models import Trigger
+
+    before = draft_spec(journey)
+    purchase = Trigger.objects.get(key="purchase_completed")
+    response = client.post(
+        url("settings", journey.pk),
+        settings_post(
+            start_trigger=purchase.pk,
+            goal_trigger=purchase.pk,
+            goal_target_percent="40",
+            exit_triggers=[purchase.pk],
+            name="Renamed",
+            redraw="trigger",
+            **rows(("cart_total", ">", "50"), ("", "=", ""), initial=1),
+        ),
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The conditions now offer the attributes of Purchase completed. Nothing is saved yet." in page
+    assert "Purchase completed has no attribute cart_total: the condition on it was left out." in page
+    assert "errorlist" not in page
+    assert attribute_options(page) == [("order_total", "number")]
+    assert f'<option value="{purchase.pk}" selected>Purchase completed</option>' in page
+    assert 'name="name" value="Renamed"' in page and 'name="goal_target_percent" value="40"' in page
+    assert re.search(rf'<input type="checkbox" name="exit_triggers" value="{purchase.pk}"[^>]* checked', page)
+    assert draft_spec(journey) == before
+    assert Journey.objects.get(pk=journey.pk).name == "Abandoned cart reminders"
