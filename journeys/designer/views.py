@@ -425,7 +425,9 @@ class JourneyDesigner:
         return StepForm(request.POST if request.method == "POST" else None, **options)
 
     def _explain_redraw(self, request: HttpRequest, form: StepForm) -> None:
-        trigger = form.chosen_trigger if form.kind == "wait_for" else None
+        if form.kind != "wait_for":
+            return
+        trigger = form.chosen_trigger
         if trigger is None:
             messages.info(request, "Nothing is saved yet: choose a trigger, then press Save step.")
             return

@@ -274,6 +274,11 @@ def test_a_new_wait_for_is_redrawn_too(journey, client):
     assert '<input type="hidden" name="position" value="2">' in page
     assert len(draft_spec(journey).steps) == 2
 
+    page = client.post(url("add_step", journey.pk), {**data, "trigger": ""}).content.decode()
+    assert "Nothing is saved yet: choose a trigger, then press Save step." in page
+    assert attribute_options(page) == []
+    assert len(draft_spec(journey).steps) == 2
+
 
 def test_an_analyst_sees_the_conditions_read_only(journey, client, analyst):
     edit(client, journey, "email_clicked", ("url", "contains", "/checkout"))
