@@ -113,6 +113,10 @@ class TriggerAdmin(admin.ModelAdmin):
             return ("key", "name", "description", "status", "volume", "integration_snippet")
         return ("volume", "integration_snippet")
 
+    def get_prepopulated_fields(self, request, obj=None):
+        # A read-only key cannot be prepopulated (the form would miss the field).
+        return {} if obj is not None and obj.builtin else self.prepopulated_fields
+
     def get_inlines(self, request, obj):
         return [] if obj is not None and obj.builtin else self.inlines
 

@@ -63,28 +63,42 @@ def seconds_to_next_day(now: datetime) -> float:
 class DatabaseLimiter:
     """The fallback without Redis: small tables updated with atomic statements."""
 
+    # Each attempt ends in a decision unless another process changed the row between our
+    # statements; past a few such races the request is refused for a second, not looped on.
+    ATTEMPTS = 5
+
     def take(self, key: str, *, rate: int, burst: int, cost: int, now: float) -> Decision:
         interval = 1.0 / rate
         if cost > burst:  # More than the bucket holds: no wait makes it fit.
             return Decision.refuse(gcra(now, now=now, rate=rate, burst=burst, cost=cost)[1])
+        for _ in range(self.ATTEMPTS):
+            if self._spend(key, now=now, interval=interval, burst=burst, cost=cost):
+                return ALLOWED
+            tat = RateLimitBucket.objects.filter(key=key).values_list("tat", flat=True).first()
+            if tat is None:
+                try:
+                    with transaction.atomic():
+                        RateLimitBucket.objects.create(key=key, tat=now + cost * interval)
+                    return ALLOWED
+                except IntegrityError:  # Another process created it first: take from its bucket.
+                    continue
+            wait = gcra(tat, now=now, rate=rate, burst=burst, cost=cost)[1]
+            if wait > 0:
+                return Decision.refuse(wait)
+            # The bucket had room after all: another process created or refilled it between
+            # our UPDATE and SELECT. Spend from it again.
+        return Decision.refuse(1)
+
+    def _spend(self, key: str, *, now: float, interval: float, burst: int, cost: int) -> bool:
         # max(tat, now) + cost*interval <= now + burst*interval, with cost <= burst, is just
         # tat <= now + (burst - cost)*interval. One conditional UPDATE: the row lock serialises
         # concurrent requests of the key and the WHERE is re-checked after the lock, so two
         # processes cannot both spend the same tokens.
-        changed = RateLimitBucket.objects.filter(key=key, tat__lte=now + (burst - cost) * interval).update(
-            tat=Greatest(F("tat"), Value(now)) + Value(cost * interval)
+        return bool(
+            RateLimitBucket.objects.filter(key=key, tat__lte=now + (burst - cost) * interval).update(
+                tat=Greatest(F("tat"), Value(now)) + Value(cost * interval)
+            )
         )
-        if changed:
-            return ALLOWED
-        tat = RateLimitBucket.objects.filter(key=key).values_list("tat", flat=True).first()
-        if tat is None:
-            try:
-                with transaction.atomic():
-                    RateLimitBucket.objects.create(key=key, tat=now + cost * interval)
-                return ALLOWED
-            except IntegrityError:  # Another process created it first: take from its bucket.
-                return self.take(key, rate=rate, burst=burst, cost=cost, now=now)
-        return Decision.refuse(gcra(tat, now=now, rate=rate, burst=burst, cost=cost)[1])
 
     def reserve_quota(self, trigger_id: int, *, quota: int, count: int, day: date) -> bool:
         usage = DailyQuotaUsage.objects.filter(trigger_id=trigger_id, day=day)

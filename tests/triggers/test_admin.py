@@ -243,3 +243,25 @@ def test_past_the_cap_the_event_list_says_more_than(marketer_admin, cart_trigger
 
     assert "More than 2 events" in page
     assert len(re.findall(r'<td class="field-contact_key">', page)) == 4
+
+
+def test_a_builtin_trigger_screen_says_it_cannot_be_sent(marketer_admin, db):
+    identify = Trigger.objects.get(key="identify")
+
+    page = marketer_admin.get(f"/admin/triggers/trigger/{identify.pk}/change/").content.decode()
+
+    assert "The product raises this trigger itself" in page
+    assert "integration-snippet" not in page
+    assert "0 in the last 24 hours, 0 in the last 30 days" in page
+
+
+def test_an_analyst_reads_a_trigger_screen_but_cannot_move_it_to_ready(client, analyst, cart_trigger):
+    Trigger.objects.filter(pk=cart_trigger.pk).update(status=TriggerStatus.DRAFT)
+    client.force_login(analyst)
+
+    response = client.get(f"/admin/triggers/trigger/{cart_trigger.pk}/change/")
+    client.post("/admin/triggers/trigger/", {"action": "move_to_ready", "_selected_action": [cart_trigger.pk]})
+
+    assert response.status_code == 200
+    assert "0 in the last 24 hours, 0 in the last 30 days" in response.content.decode()
+    assert Trigger.objects.get(pk=cart_trigger.pk).status == TriggerStatus.DRAFT

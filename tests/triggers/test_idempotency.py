@@ -127,7 +127,8 @@ def test_two_simultaneous_posts_of_one_event_id_store_exactly_one_row(website_ke
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {website_key[1]}")
         barrier.wait()
         try:
-            answers.append(post(client, URL, cart_event()).json())
+            response = post(client, URL, cart_event())
+            answers.append({"status": response.status_code, **response.json()})
         finally:
             connection.close()
 
@@ -137,8 +138,9 @@ def test_two_simultaneous_posts_of_one_event_id_store_exactly_one_row(website_ke
     for thread in threads:
         thread.join()
 
+    assert [answer["status"] for answer in answers] == [202, 202], answers
     assert Event.objects.count() == 1
-    assert sorted(answer.get("duplicate") for answer in answers) == [False, True], answers
+    assert sorted(answer["duplicate"] for answer in answers) == [False, True], answers
     assert {answer["id"] for answer in answers} == {Event.objects.get().pk}
 
 

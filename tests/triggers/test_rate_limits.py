@@ -171,3 +171,26 @@ def test_quota_reservations_are_all_or_nothing(counting_in):
     assert limiter.reserve_quota(trigger.pk, quota=5, count=1, day=day)
     assert not limiter.reserve_quota(trigger.pk, quota=5, count=1, day=day)
     assert limiter.reserve_quota(trigger.pk, quota=5, count=5, day=date(2026, 11, 29))
+
+
+def test_a_bucket_another_process_creates_between_two_statements_is_spent_not_refused(db, monkeypatch):
+    """The race behind a spurious 429: our UPDATE finds no row, another process creates the
+    bucket, and our SELECT then finds one with room in it."""
+    limiter = DatabaseLimiter()
+    spend = DatabaseLimiter._spend
+    calls = []
+
+    def spend_after_another_process(self, key, **kwargs):
+        calls.append(key)
+        if len(calls) == 1:
+            RateLimitBucket.objects.create(key=key, tat=kwargs["now"] + 0.005)  # The other process.
+            return False
+        return spend(self, key, **kwargs)
+
+    monkeypatch.setattr(DatabaseLimiter, "_spend", spend_after_another_process)
+
+    decision = limiter.take("key:1", rate=200, burst=1000, cost=1, now=1000.0)
+
+    assert decision.allowed
+    assert calls == ["key:1", "key:1"]
+    assert RateLimitBucket.objects.get().tat == pytest.approx(1000.010)
