@@ -56,6 +56,8 @@ def apply_text_reply(phone: str, body: str, *, opt_out_type: str = "", at: datet
     "don't stop" change nothing. `opt_out_type` is the provider's own reading of the reply
     (Twilio's OptOutType), used when given: it knows the keywords configured for the sender.
     """
+    if not phone.strip():
+        return None  # no sender: it must not match every contact without a phone
     keyword = (opt_out_type or body).strip().strip(".!").strip().upper()
     if keyword in OPT_OUT_KEYWORDS:
         status = ConsentStatus.UNSUBSCRIBED

@@ -4,11 +4,13 @@ The database is the truth and the queue is a doorbell: if the process dies betwe
 commit and the enqueue, the periodic sweep finds the row and rings again.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import transaction
+from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
 # A worker that just processed events sends their first messages itself (one broker hop
@@ -19,8 +21,21 @@ DISPATCH_CHUNK = 50
 _collected: ContextVar[list[int] | None] = ContextVar("collected_dispatches", default=None)
 
 
+_broker_of_process: tuple[int, Broker] | None = None
+
+
+def _broker() -> Broker:
+    """One broker per process: django-q2 builds a new one (with Redis, a new connection) on
+    every `async_task` otherwise, 1 ms of the ingest API's 4. Per process id, because a
+    connection must not be shared across a fork."""
+    global _broker_of_process
+    if _broker_of_process is None or _broker_of_process[0] != os.getpid():
+        _broker_of_process = (os.getpid(), get_broker())
+    return _broker_of_process[1]
+
+
 def _enqueue_after_commit(func: str, *args, group: str) -> None:
-    transaction.on_commit(lambda: async_task(func, *args, group=group))
+    transaction.on_commit(lambda: async_task(func, *args, group=group, broker=_broker()))
 
 
 def enqueue_dispatch(delivery_id: int) -> None:

@@ -173,6 +173,15 @@ def test_twilios_advanced_opt_out_type_is_trusted_over_the_body(twilio, contact,
     assert Consent.objects.get(contact=contact, channel="text").status == "unsubscribed"
 
 
+def test_a_stop_reply_without_a_sender_unsubscribes_no_one(twilio, contact, client):
+    from journeys.models import Contact
+
+    Contact.objects.create(external_id="no-phone", email="np@example.com", phone="")
+    assert _twilio_post(client, INBOUND_URL, {"From": "", "Body": "STOP"}).status_code == 200
+
+    assert not Consent.objects.exists()
+
+
 def test_a_forged_stop_reply_is_refused(twilio, contact, client):
     response = client.post("/webhooks/twilio/inbound", {"From": contact.phone, "Body": "STOP"})
 
