@@ -33,8 +33,14 @@ Per step (a step is identified by its key, stable across versions)
   queued and held are messages not handed to the provider yet. Open and click rates are
   opened / sent and clicked / sent.
 
-Queries: a constant number per page, whatever the number of steps or journeys (each
-figure family is one GROUP BY over the cohort), see docs/performance.md.
+Where the counts come from (analytics.sources): whole hours of entry from the rollup that
+a django-q2 schedule keeps (analytics.rollup), the partial hours at the period's edges and
+the hours changed since the rollup's last refresh from the raw tables, with the same grouped
+queries (analytics.counts). The sum is the same as counting the cohort's rows directly, as of
+the moment the page is drawn; tests/analytics checks both ways.
+
+Queries: a constant number per page, whatever the period or the number of steps or
+journeys (each figure family is one GROUP BY per source), see docs/performance.md.
 """
 
 from collections import defaultdict
@@ -42,9 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from journeys.models import (
@@ -61,20 +65,13 @@ from journeys.models import (
     VersionState,
 )
 
-# History outcomes with which journeys.runtime ends a step for a participant: one per
-# participant and step (a step is never run twice; a held message is sent or blocked once).
-LEAVING_OUTCOMES = (
-    HistoryOutcome.SENT,
-    HistoryOutcome.BLOCKED,
-    HistoryOutcome.WAITED,
-    HistoryOutcome.YES,
-    HistoryOutcome.NO,
-    HistoryOutcome.PATH,
-)
+from .counts import LEAVING_OUTCOMES, STAGES
+from .sources import Groups, Sources, cohort_groups, dashboard_totals, sources_for
+
+__all__ = ["LEAVING_OUTCOMES", "STAGES"]
+
 PATH_OUTCOMES = (HistoryOutcome.YES, HistoryOutcome.NO, HistoryOutcome.PATH)
 LEFT_STATES = (ParticipantState.EXITED, ParticipantState.STOPPED)
-# Delivery timestamps counted as funnel stages, in funnel order.
-STAGES = ("sent", "delivered", "opened", "clicked", "bounced", "failed")
 # Up to this span, entries are counted per hour; beyond it, per day.
 HOURLY_UP_TO = timedelta(hours=48)
 
@@ -198,6 +195,8 @@ class JourneyReport:
     steps: list[StepFigures]
     tree: list[TreeNode]
     entries_over_time: list[Bucket]
+    sources: Sources
+    drawn_at: datetime
 
     @property
     def goal_percent(self) -> float | None:
@@ -265,17 +264,39 @@ def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
         if key in steps:
             by_id[step_id] = steps[key]
 
-    totals = {"entered": 0, "active": 0, "completed": 0, "exited": 0, "goal_met": 0}
-    participant_rows = (
-        cohort.participants()
-        .values("state", "exit_reason", "current_step_id")
-        .annotate(n=Count("pk"), goal=Count("pk", filter=Q(goal_met_at__isnull=False)))
-        .order_by()
+    sources = sources_for(cohort.since, cohort.until, journey_id=cohort.journey.pk)
+    groups = cohort_groups(
+        cohort.participants(),
+        cohort.of(ParticipantHistory.objects),
+        cohort.of(Delivery.objects),
+        sources,
+        journey_id=cohort.journey.pk,
+        version_id=cohort.version.pk if cohort.version is not None else None,
     )
-    for row in participant_rows:
-        n, state = row["n"], row["state"]
+    totals = _add_participants(groups, by_id)
+    _add_history(groups, by_id)
+    _add_deliveries(groups, by_id)
+    target = version.goal_target_percent if version is not None else None
+    return JourneyReport(
+        cohort=cohort,
+        shown_version=version,
+        goal_target_percent=_target(target),
+        steps=list(steps.values()),
+        tree=tree,
+        entries_over_time=entries_over_time(cohort, now, groups),
+        sources=sources,
+        drawn_at=now,
+        **totals,
+    )
+
+
+def _add_participants(groups: Groups, by_id: dict[int, StepFigures]) -> dict[str, int]:
+    """The journey's totals, and each step's processing, completed and exited figures."""
+    totals = {"entered": 0, "active": 0, "completed": 0, "exited": 0, "goal_met": 0}
+    for row in groups.participants:
+        n, state = row["participants"], row["state"]
         totals["entered"] += n
-        totals["goal_met"] += row["goal"]
+        totals["goal_met"] += row["goal_met"]
         step = by_id.get(row["current_step_id"])
         if state == ParticipantState.ACTIVE:
             totals["active"] += n
@@ -291,19 +312,7 @@ def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
                 step.exited += n
                 reason = row["exit_reason"] or state
                 step.exit_reasons[reason] = step.exit_reasons.get(reason, 0) + n
-
-    _add_history(cohort, by_id)
-    _add_deliveries(cohort, by_id)
-    target = version.goal_target_percent if version is not None else None
-    return JourneyReport(
-        cohort=cohort,
-        shown_version=version,
-        goal_target_percent=_target(target),
-        steps=list(steps.values()),
-        tree=tree,
-        entries_over_time=entries_over_time(cohort, now),
-        **totals,
-    )
+    return totals
 
 
 def _step_figures(cohort: Cohort, version: JourneyVersion | None) -> tuple[dict[str, StepFigures], list[TreeNode]]:
@@ -354,40 +363,25 @@ def _path_labels(step: Step) -> list[tuple[str, str]]:
     return []
 
 
-def _add_history(cohort: Cohort, by_id: dict[int, StepFigures]) -> None:
+def _add_history(groups: Groups, by_id: dict[int, StepFigures]) -> None:
     """processed, and the Yes/No and path counts, from the rows that end a step."""
-    rows = (
-        cohort.of(ParticipantHistory.objects)
-        .filter(outcome__in=LEAVING_OUTCOMES, step_id__isnull=False)
-        .annotate(path_key=KeyTextTransform("path", "detail"))
-        .values("step_id", "outcome", "path_key")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for row in rows:
+    for row in groups.outcomes:
         figures = by_id.get(row["step_id"])
         if figures is None:
             continue
-        figures.processed += row["n"]
+        figures.processed += row["rows"]
         if row["outcome"] not in PATH_OUTCOMES:
             continue
-        key = row["outcome"] if row["outcome"] != HistoryOutcome.PATH else str(row["path_key"])
+        key = row["outcome"] if row["outcome"] != HistoryOutcome.PATH else row["path"]
         path = next((p for p in figures.paths if p.key == key), None)
         if path is None:  # a path of another version of the step
             path = PathFigure(key, key, 0)
             figures.paths.append(path)
-        path.count += row["n"]
+        path.count += row["rows"]
 
 
-def _add_deliveries(cohort: Cohort, by_id: dict[int, StepFigures]) -> None:
-    stage_counts = {stage: Count("pk", filter=Q(**{f"{stage}_at__isnull": False})) for stage in STAGES}
-    rows = (
-        cohort.of(Delivery.objects)
-        .values("step_id", "status", "reason")
-        .annotate(n=Count("pk"), **stage_counts)
-        .order_by()
-    )
-    for row in rows:
+def _add_deliveries(groups: Groups, by_id: dict[int, StepFigures]) -> None:
+    for row in groups.deliveries:
         figures = by_id.get(row["step_id"])
         if figures is None or figures.messages is None:
             continue
@@ -398,7 +392,7 @@ def add_delivery_row(messages: MessageFigures, row: dict) -> None:
     """Fold one (status, reason) group of deliveries into a step's message figures."""
     for stage in STAGES:
         setattr(messages, stage, getattr(messages, stage) + row[stage])
-    status, n = row["status"], row["n"]
+    status, n = row["status"], row["deliveries"]
     if status == DeliveryStatus.FAILED:
         messages.failed += n - row["failed"]  # failed without a timestamp still failed
     elif status == DeliveryStatus.BLOCKED:
@@ -425,29 +419,30 @@ def bucket_starts(since: datetime, until: datetime, bucket: str) -> list[datetim
     return starts
 
 
-def entries_over_time(cohort: Cohort, now: datetime) -> list[Bucket]:
-    """Entries and goals met (of those entries) per hour or day of entry, zero-filled."""
-    trunc = TruncHour if cohort.bucket == "hour" else TruncDay
-    rows = (
-        cohort.participants()
-        .annotate(bucket=trunc("entered_at"))
-        .values("bucket")
-        .annotate(n=Count("pk"), goal=Count("pk", filter=Q(goal_met_at__isnull=False)))
-        .order_by()
-    )
-    counted = {row["bucket"]: row for row in rows}
+def entries_over_time(cohort: Cohort, now: datetime, groups: Groups) -> list[Bucket]:
+    """Entries and goals met (of those entries) per hour or day of entry, zero-filled.
+
+    The counts come per UTC hour of entry; each goes to the local hour or day holding its
+    start, which is exact for every time zone whose offset is whole hours (analytics.checks
+    warns about the others)."""
+    counted: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
+    for hour, (entered, goal_met) in groups.entries.items():
+        local = timezone.localtime(hour).replace(minute=0, second=0, microsecond=0)
+        start = local if cohort.bucket == "hour" else local.replace(hour=0)
+        counted[start][0] += entered
+        counted[start][1] += goal_met
     buckets = []
     for start in bucket_starts(cohort.since, min(cohort.until, max(now, cohort.since)), cohort.bucket):
-        row = counted.get(start, {"n": 0, "goal": 0})
-        buckets.append(Bucket(at=start, entered=row["n"], goal_met=row["goal"]))
+        entered, goal_met = counted.get(start, (0, 0))
+        buckets.append(Bucket(at=start, entered=entered, goal_met=goal_met))
     return buckets
 
 
 # --- The dashboard ------------------------------------------------------------------------
 
 
-def dashboard_rows(since: datetime, until: datetime) -> list[JourneyRow]:
-    """One row per journey for participants who entered in [since, until): four queries."""
+def dashboard_rows(since: datetime, until: datetime, sources: Sources | None = None) -> list[JourneyRow]:
+    """One row per journey for participants who entered in [since, until): eight queries at most."""
     journeys = list(Journey.objects.order_by("name"))
     rows = {j.pk: JourneyRow(journey=j) for j in journeys}
     targets = (
@@ -459,31 +454,10 @@ def dashboard_rows(since: datetime, until: datetime) -> list[JourneyRow]:
         row = rows[journey_id]
         if state == VersionState.PUBLISHED or row.goal_target_percent is None:
             row.goal_target_percent = _target(target)
-    period = {"entered_at__gte": since, "entered_at__lt": until}
-    participants = (
-        Participant.objects.filter(**period)
-        .values("journey_id")
-        .annotate(
-            n=Count("pk"),
-            active=Count("pk", filter=Q(state=ParticipantState.ACTIVE)),
-            goal=Count("pk", filter=Q(goal_met_at__isnull=False)),
-        )
-        .order_by()
-    )
-    for row in participants:
-        line = rows[row["journey_id"]]
-        line.entered, line.active, line.goal_met = row["n"], row["active"], row["goal"]
-    deliveries = (
-        Delivery.objects.filter(**{f"participant__{k}": v for k, v in period.items()})
-        .values("participant__journey_id")
-        .annotate(
-            sent=Count("pk", filter=Q(sent_at__isnull=False)),
-            opened=Count("pk", filter=Q(opened_at__isnull=False)),
-            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-        )
-        .order_by()
-    )
-    for row in deliveries:
-        line = rows[row["participant__journey_id"]]
-        line.sent, line.opened, line.clicked = row["sent"], row["opened"], row["clicked"]
+    for journey_id, totals in dashboard_totals(list(rows), since, until, sources or sources_for(since, until)).items():
+        line = rows.get(journey_id)
+        if line is None:  # a journey created since the first query
+            continue
+        line.entered, line.active, line.goal_met = totals.entered, totals.active, totals.goal_met
+        line.sent, line.opened, line.clicked = totals.sent, totals.opened, totals.clicked
     return [rows[j.pk] for j in journeys]

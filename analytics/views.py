@@ -21,6 +21,7 @@ from . import charts
 from .exports import BLOCK_REASONS, message_rows, step_rows
 from .figures import Cohort, JourneyReport, dashboard_rows, journey_report
 from .filters import AnalyticsFilter
+from .sources import sources_for
 
 PERMISSION = "journeys.view_journey"
 
@@ -49,12 +50,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Every journey: status, entered in the period, active now, goal, messages and rates."""
     filters = AnalyticsFilter(request.GET)
     rows = []
-    since = until = None
+    since = until = sources = None
     if filters.is_valid():
         since, until = filters.bounds()
-        rows = dashboard_rows(since, until)
+        sources = sources_for(since, until)
+        rows = dashboard_rows(since, until, sources)
     status = 200 if filters.is_valid() else 400
-    context = _context(request, title="Analytics", filters=filters, rows=rows, since=since, until=until)
+    context = _context(
+        request,
+        title="Analytics",
+        filters=filters,
+        rows=rows,
+        since=since,
+        until=until,
+        sources=sources,
+        drawn_at=timezone.now(),
+    )
     return render(request, "analytics/dashboard.html", context, status=status)
 
 

@@ -15,6 +15,13 @@ For each page and period the script renders the page through Django's test clien
 (in-process: no HTTP, no network), takes the median of several runs, counts the queries,
 and runs the same SQL statements straight through psycopg to give the ratio of the page to
 raw PostgreSQL. It uses its own database (analytics_bench), built once and kept.
+
+The pages read the rollup (analytics.rollup): the script refreshes it first (building it
+if needed), measures the pages, then times a full rebuild, and then, RUNS_REFRESH times, a
+minute of activity (ACTIVITY_OPENS messages opened and ACTIVITY_GOALS goals met, among the
+participants of the last three days), the pages while that activity is still counted live,
+and the incremental refresh that rolls it up. The activity is committed: each run leaves the
+data set a little busier.
 """
 
 import argparse
@@ -23,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +52,9 @@ VERSION_ONE = 400_000
 CONTACTS = 250_000
 DAYS = 60
 RUNS = 7
+RUNS_REFRESH = 3
+ACTIVITY_OPENS = 1_000
+ACTIVITY_GOALS = 500
 
 
 # --- Set-up ---------------------------------------------------------------------------------
@@ -297,6 +308,81 @@ def measure(path: str, params: dict, explain: bool) -> dict:
     return {"page_ms": page, "raw_ms": rawsql, "ratio": page / rawsql, "queries": len(statements)}
 
 
+def timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
+
+
+def page_ms(path: str, params: dict) -> float:
+    from django.test import Client
+
+    client = Client()
+    client.login(username="bench", password="bench")
+    times = [timed(lambda: client.get(path, params)) for _ in range(3)]
+    return statistics.median(times)
+
+
+def a_minute_of_activity() -> None:
+    """What the engine and the tracking endpoints write in a busy minute, as they write it:
+    opens (status, opened_at, updated_at) and goals (goal_met_at and a history row)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE journeys_delivery SET status = 'opened', opened_at = %s, updated_at = %s WHERE id IN (
+                SELECT d.id FROM journeys_delivery d JOIN journeys_participant p ON p.id = d.participant_id
+                WHERE p.entered_at > %s AND d.status IN ('sent', 'delivered') ORDER BY random() LIMIT %s)""",
+            [now, now, now - timedelta(days=3), ACTIVITY_OPENS],
+        )
+        cursor.execute(
+            """WITH won AS (UPDATE journeys_participant SET goal_met_at = %s WHERE id IN (
+                SELECT id FROM journeys_participant WHERE entered_at > %s AND goal_met_at IS NULL
+                ORDER BY random() LIMIT %s) RETURNING id, current_step_id)
+            INSERT INTO journeys_participanthistory (participant_id, step_id, step_key, outcome, detail, at)
+            SELECT id, current_step_id, '', 'goal_met', '{}', %s FROM won""",
+            [now, now - timedelta(days=3), ACTIVITY_GOALS, now],
+        )
+
+
+def refresh_figures() -> None:
+    from django.utils import timezone
+
+    from analytics.models import RollupState
+    from analytics.rollup import refresh
+    from analytics.sources import sources_for
+
+    print("\n" + str(refresh()))
+    now = timezone.now()
+    sources = sources_for(now - timedelta(days=7), now)
+    state = RollupState.objects.get()
+    print(f"rollup refreshed at {state.refreshed_at:%H:%M:%S}; 7 days: {sources.live_hours} hours counted live")
+
+    rebuilds = [timed(lambda: refresh(rebuild=True)) for _ in range(RUNS_REFRESH)]
+    print(
+        f"\nfull rebuild: median {statistics.median(rebuilds) / 1000:.1f} s of {RUNS_REFRESH} "
+        f"({', '.join(f'{t / 1000:.1f}' for t in rebuilds)} s)"
+    )
+    print(
+        "\n| run | journey page 7d, activity live | dashboard 7d, activity live | hours live | refresh | hours recounted |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for run in range(RUNS_REFRESH):
+        a_minute_of_activity()
+        now = timezone.now()
+        live = sources_for(now - timedelta(days=7), now, journey_id=None).live_hours
+        journey = page_ms("/analytics/journeys/abandoned-cart/", {"period": "7d"})
+        dashboard = page_ms("/analytics/", {"period": "7d"})
+        report = refresh()
+        print(
+            f"| {run + 1} | {journey:.0f} ms | {dashboard:.0f} ms | {live} | "
+            f"{report.duration.total_seconds() * 1000:.0f} ms | {report.hours} |",
+            flush=True,
+        )
+
+
 def counts() -> str:
     from django.db import connection
 
@@ -312,6 +398,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rebuild", action="store_true", help="drop the database and build the data again")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each query")
+    parser.add_argument("--pages-only", action="store_true", help="skip the rebuild and activity rounds")
     args = parser.parse_args()
     if args.rebuild or not database_exists():
         create_database()
@@ -320,6 +407,9 @@ def main() -> None:
     else:
         setup_django()
     print(counts())
+    from analytics.rollup import refresh
+
+    print(refresh())
     cases = [
         ("journey page", "/analytics/journeys/abandoned-cart/", {"period": "24h"}, 300),
         ("journey page", "/analytics/journeys/abandoned-cart/", {"period": "7d"}, 300),
@@ -340,6 +430,8 @@ def main() -> None:
             f"{result['ratio']:.2f} | {result['queries']} | < {target} ms {verdict} |",
             flush=True,
         )
+    if not args.pages_only:
+        refresh_figures()
 
 
 if __name__ == "__main__":

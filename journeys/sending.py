@@ -140,7 +140,7 @@ def claim(delivery_id: int, now: datetime) -> bool:
     return (
         Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+        .update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1, updated_at=timezone.now())
         == 1
     )
 
@@ -156,7 +156,9 @@ def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
             .select_for_update(skip_locked=skip_locked)
             .values_list("pk", flat=True)
         )
-        Delivery.objects.filter(pk__in=won).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+        Delivery.objects.filter(pk__in=won).update(
+            next_attempt_at=now + LEASE, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
     return won
 
 
@@ -167,19 +169,24 @@ def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
         provider_message_id=(provider_message_id or "")[:255],
         next_attempt_at=None,
         reason="",
+        updated_at=timezone.now(),
     )
 
 
 def block(delivery: Delivery, reason: str) -> None:
     """Never sent. `reason` is a code (a BlockReason, or participant_left) that reports group by."""
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.BLOCKED, reason=reason, next_attempt_at=None
+        status=DeliveryStatus.BLOCKED, reason=reason, next_attempt_at=None, updated_at=timezone.now()
     )
 
 
 def fail(delivery: Delivery, reason: str) -> None:
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.FAILED, reason=reason[:500], failed_at=timezone.now(), next_attempt_at=None
+        status=DeliveryStatus.FAILED,
+        reason=reason[:500],
+        failed_at=timezone.now(),
+        next_attempt_at=None,
+        updated_at=timezone.now(),
     )
 
 
@@ -191,7 +198,7 @@ def retry_later(delivery: Delivery, reason: str) -> None:
         return
     delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        next_attempt_at=timezone.now() + delay, reason=reason[:500]
+        next_attempt_at=timezone.now() + delay, reason=reason[:500], updated_at=timezone.now()
     )
 
 

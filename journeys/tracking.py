@@ -112,7 +112,9 @@ def tracked_deliveries():
 def _advance(delivery_id: int, status: str) -> bool:
     """Move a delivery's status forward to `status`; never back."""
     before = FORWARD[: FORWARD.index(status)]
-    return Delivery.objects.filter(pk=delivery_id, status__in=before).update(status=status) == 1
+    return (
+        Delivery.objects.filter(pk=delivery_id, status__in=before).update(status=status, updated_at=timezone.now()) == 1
+    )
 
 
 def _raise(kind: str, delivery: Delivery, extra: dict[str, str] | None = None, at: datetime | None = None) -> None:
@@ -147,7 +149,10 @@ def record_open(delivery: Delivery, *, user_agent: str = "", at: datetime | None
 
 def _first_open(delivery: Delivery, at: datetime) -> bool:
     # The conditional update decides the first open even when two arrive at once.
-    first = Delivery.objects.filter(pk=delivery.pk, opened_at__isnull=True).update(opened_at=at) == 1
+    first = (
+        Delivery.objects.filter(pk=delivery.pk, opened_at__isnull=True).update(opened_at=at, updated_at=timezone.now())
+        == 1
+    )
     _advance(delivery.pk, DeliveryStatus.OPENED)
     if first:
         _raise("opened", delivery, at=at)
@@ -163,7 +168,12 @@ def record_click(delivery: Delivery, url: str, *, user_agent: str = "", at: date
             delivery=delivery, kind=InteractionKind.CLICK, url=url[:2000], user_agent=user_agent[:500], at=at
         )
         _first_open(delivery, at)
-        first = Delivery.objects.filter(pk=delivery.pk, clicked_at__isnull=True).update(clicked_at=at) == 1
+        first = (
+            Delivery.objects.filter(pk=delivery.pk, clicked_at__isnull=True).update(
+                clicked_at=at, updated_at=timezone.now()
+            )
+            == 1
+        )
         _advance(delivery.pk, DeliveryStatus.CLICKED)
         if first:
             _raise("clicked", delivery, {"url": url}, at=at)
@@ -173,7 +183,12 @@ def record_click(delivery: Delivery, url: str, *, user_agent: str = "", at: date
 def record_delivered(delivery: Delivery, *, at: datetime | None = None) -> bool:
     at = at or timezone.now()
     with transaction.atomic():
-        first = Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(delivered_at=at) == 1
+        first = (
+            Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(
+                delivered_at=at, updated_at=timezone.now()
+            )
+            == 1
+        )
         _advance(delivery.pk, DeliveryStatus.DELIVERED)
         if first:
             _raise("delivered", delivery, at=at)
@@ -192,6 +207,7 @@ def record_bounced(delivery: Delivery, *, reason: str = "", at: datetime | None 
             ).update(
                 status=status,
                 reason=reason[:500],
+                updated_at=timezone.now(),
                 **({"bounced_at": at} if status == DeliveryStatus.BOUNCED else {"failed_at": at}),
             )
             == 1

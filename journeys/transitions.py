@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from triggers.models import Event
 
@@ -205,7 +206,7 @@ def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> N
     """
     unclaimed = Q(status=DeliveryStatus.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     deliveries.filter(Q(status=DeliveryStatus.HELD) | unclaimed).update(
-        status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None
+        status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None, updated_at=timezone.now()
     )
 
 
@@ -284,6 +285,6 @@ def create_delivery(
 def update_held_delivery(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:
     """A message held for quiet hours is released (queued) or, on a second look, blocked."""
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.HELD).update(
-        status=status, reason=reason, next_attempt_at=next_attempt_at
+        status=status, reason=reason, next_attempt_at=next_attempt_at, updated_at=timezone.now()
     )
     delivery.status, delivery.reason, delivery.next_attempt_at = status, reason, next_attempt_at

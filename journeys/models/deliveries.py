@@ -58,6 +58,9 @@ class Delivery(models.Model):
     clicked_at = models.DateTimeField(null=True, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # Every write of a delivery sets it (create by default; each .update() call names it):
+    # analytics.rollup finds the deliveries that changed since its last refresh by it.
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
@@ -69,6 +72,7 @@ class Delivery(models.Model):
             models.Index(fields=["contact", "channel", "sent_at"], name="delivery_contact_channel_sent"),
             models.Index(fields=["step", "status"], name="delivery_step_status"),
             models.Index(fields=["provider_message_id"], name="delivery_provider_id"),
+            models.Index(fields=["updated_at"], name="delivery_updated_at"),
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(status__in=["queued", "held"]),
