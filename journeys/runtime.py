@@ -192,15 +192,18 @@ def _message(participant: Participant, step: Step, plan: Plan, now: datetime, ar
         )
     else:
         transitions.update_held_delivery(delivery, status=status, reason=reason, next_attempt_at=next_attempt)
-    detail = {"delivery": delivery.pk, "channel": delivery.channel}
+        if status == DeliveryStatus.QUEUED:
+            enqueue_dispatch(delivery.pk)
+    detail = {"channel": delivery.channel}
     if decision.action == "hold":
-        transitions.wait_until(participant, step, decision.until, now, HistoryOutcome.HELD, detail)
+        transitions.wait_until(participant, step, decision.until, now, HistoryOutcome.HELD, detail, delivery)
         return WAIT
     if decision.action == "block":
-        transitions.record(participant, step, HistoryOutcome.BLOCKED, now, {**detail, "reason": decision.reason})
+        transitions.record(
+            participant, step, HistoryOutcome.BLOCKED, now, {**detail, "reason": decision.reason}, delivery
+        )
     else:
-        transitions.record(participant, step, HistoryOutcome.SENT, now, detail)
-        enqueue_dispatch(delivery.pk)
+        transitions.record(participant, step, HistoryOutcome.SENT, now, detail, delivery)
     return plan.next_after(step)
 
 

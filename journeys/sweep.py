@@ -91,7 +91,10 @@ def advance_batch(participant_ids: list[int], now: datetime | None = None) -> in
     try:
         with transaction.atomic():
             participants = list(_lock_due(Participant.objects.filter(pk__in=participant_ids), now))
-            with transitions.deferred_writes(), reads_for_batch({p.contact_id for p in participants}, now):
+            with (
+                transitions.deferred_writes(deliveries=True),
+                reads_for_batch({p.contact_id for p in participants}, now),
+            ):
                 for participant in participants:
                     advance(participant, now)
         return len(participants)

@@ -28,6 +28,7 @@ from .models import (
     ParticipantState,
     Step,
 )
+from .queue import enqueue_dispatch
 
 # After a failure the participant is looked at again after this many seconds, doubling per
 # attempt up to an hour: one broken row never crash-loops a worker.
@@ -37,12 +38,24 @@ FAILURE_BACKOFF_MAX_SECONDS = 3600
 
 @dataclass
 class _Writes:
-    """Participant rows and history rows held back until the end of a run or batch."""
+    """Rows held back until the end of a run or batch: participant updates, history, and
+    (in a sweep batch) new deliveries."""
 
     fields: dict[int, tuple[Participant, set[str]]] = field(default_factory=dict)
     history: list[ParticipantHistory] = field(default_factory=list)
+    defer_deliveries: bool = False
+    deliveries: list[Delivery] = field(default_factory=list)
+    # History rows whose detail names a delivery not inserted yet.
+    naming_delivery: list[tuple[ParticipantHistory, Delivery]] = field(default_factory=list)
 
     def flush(self) -> None:
+        if self.deliveries:
+            Delivery.objects.bulk_create(self.deliveries)  # sets their ids (RETURNING)
+            for row, delivery in self.naming_delivery:
+                row.detail["delivery"] = delivery.pk
+            for delivery in self.deliveries:
+                if delivery.status == DeliveryStatus.QUEUED:
+                    enqueue_dispatch(delivery.pk)
         # Participants of a batch mostly end up alike (same step, same wake-up time): one
         # UPDATE per distinct set of values, not one per row (and no CASE per row).
         groups: dict[tuple, list[int]] = {}
@@ -65,10 +78,13 @@ _writes: ContextVar[_Writes | None] = ContextVar("participant_writes", default=N
 
 
 @contextmanager
-def deferred_writes() -> Iterator[None]:
+def deferred_writes(*, deliveries: bool = False) -> Iterator[None]:
     """Write participant rows and history rows once, at the end of the block, instead of once
     per step: a run through an email to a wait costs two statements, not five, and a batch
-    of the sweep's participants two or three in all.
+    of the sweep's participants two or three in all. With `deliveries`, new deliveries are
+    inserted in one statement too; only for a block whose sending decisions do not read the
+    deliveries table meanwhile (the sweep's batches count the frequency cap in memory,
+    journeys.policy.reads_for_batch).
 
     Nothing reads these rows back inside the caller's transaction meanwhile (the caller
     holds their locks). On an exception nothing is written: the transaction rolls back.
@@ -76,7 +92,7 @@ def deferred_writes() -> Iterator[None]:
     if _writes.get() is not None:
         yield
         return
-    writes = _Writes()
+    writes = _Writes(defer_deliveries=deliveries)
     token = _writes.set(writes)
     try:
         yield
@@ -95,21 +111,29 @@ def _save(participant: Participant, fields: list[str]) -> None:
 
 
 def _history(
-    participant: Participant, step: Step | None, outcome: str, now: datetime, detail: dict | None = None
+    participant: Participant,
+    step: Step | None,
+    outcome: str,
+    now: datetime,
+    detail: dict | None = None,
+    delivery: Delivery | None = None,
 ) -> None:
+    """A history row; `delivery` is named in its detail (once it has an id)."""
     row = ParticipantHistory(
         participant=participant,
         step=step,
         step_key=step.key if step else "",
         outcome=outcome,
-        detail=detail or {},
+        detail={**(detail or {}), **({"delivery": delivery.pk} if delivery is not None else {})},
         at=now,
     )
     writes = _writes.get()
     if writes is None:
         row.save(force_insert=True)
-    else:
-        writes.history.append(row)
+        return
+    writes.history.append(row)
+    if delivery is not None and delivery.pk is None:
+        writes.naming_delivery.append((row, delivery))
 
 
 def enter(
@@ -154,17 +178,30 @@ def arrive(participant: Participant, step: Step, now: datetime) -> None:
 
 
 def wait_until(
-    participant: Participant, step: Step, wake_at: datetime, now: datetime, outcome: str, detail: dict
+    participant: Participant,
+    step: Step,
+    wake_at: datetime,
+    now: datetime,
+    outcome: str,
+    detail: dict,
+    delivery: Delivery | None = None,
 ) -> None:
     """Stay at the step until `wake_at` (a wait, a wait-for limit, quiet hours)."""
     participant.wake_at = wake_at
     _save(participant, ["wake_at"])
-    _history(participant, step, outcome, now, {**detail, "until": wake_at.isoformat()})
+    _history(participant, step, outcome, now, {**detail, "until": wake_at.isoformat()}, delivery)
 
 
-def record(participant: Participant, step: Step, outcome: str, now: datetime, detail: dict | None = None) -> None:
+def record(
+    participant: Participant,
+    step: Step,
+    outcome: str,
+    now: datetime,
+    detail: dict | None = None,
+    delivery: Delivery | None = None,
+) -> None:
     """A step's outcome that does not change where the participant is (sent, yes, no, path)."""
-    _history(participant, step, outcome, now, detail)
+    _history(participant, step, outcome, now, detail, delivery)
 
 
 def complete(participant: Participant, now: datetime) -> None:
@@ -265,9 +302,11 @@ def create_delivery(
     next_attempt_at: datetime | None,
     now: datetime,
 ) -> Delivery:
-    """The participant's one delivery for this message step (unique in the schema)."""
+    """The participant's one delivery for this message step (unique in the schema); a
+    queued one is handed to the workers after commit. In a sweep batch it is inserted with
+    the batch's others, and has no id until then."""
     content = step.content
-    return Delivery.objects.create(
+    delivery = Delivery(
         participant=participant,
         step=step,
         contact_id=participant.contact_id,
@@ -280,6 +319,14 @@ def create_delivery(
         next_attempt_at=next_attempt_at,
         created_at=now,
     )
+    writes = _writes.get()
+    if writes is not None and writes.defer_deliveries:
+        writes.deliveries.append(delivery)
+        return delivery
+    delivery.save(force_insert=True)
+    if status == DeliveryStatus.QUEUED:
+        enqueue_dispatch(delivery.pk)
+    return delivery
 
 
 def update_held_delivery(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:

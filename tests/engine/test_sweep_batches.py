@@ -42,8 +42,14 @@ def test_a_batch_advances_every_due_participant_with_writes_that_do_not_grow_per
     # Each participant's row and history are written once for the whole batch, not per step.
     participant_updates = [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "journeys_participant"')]
     history_inserts = [q for q in queries.captured_queries if 'INTO "journeys_participanthistory"' in q["sql"]]
+    delivery_inserts = [q for q in queries.captured_queries if 'INTO "journeys_delivery"' in q["sql"]]
     assert len(participant_updates) == 1
     assert len(history_inserts) == 1
+    assert len(delivery_inserts) == 1
+    # Each history row names its participant's own text message.
+    for delivery in Delivery.objects.filter(step__key="second-text"):
+        sent = ParticipantHistory.objects.get(participant=delivery.participant, step__key="second-text")
+        assert sent.detail == {"channel": "text", "delivery": delivery.pk}
 
 
 def test_a_participant_that_fails_is_retried_later_and_the_rest_of_its_batch_goes_on(
