@@ -71,9 +71,10 @@ def decide(*, contact: Contact, content: Content, address: str, journey_time_zon
 class _BatchReads:
     """What `decide` reads, read once for a whole batch of contacts."""
 
-    policies: dict[str, SendingPolicy]
-    unsubscribed: set[tuple[int, str]]  # (contact id, channel)
-    recent: dict[tuple[int, str], int]  # commercial messages in each capped channel's window
+    policies: dict[str, SendingPolicy] | None  # None: not read yet
+    # None for a block of unknown contacts (policies_read_once): read per message then.
+    unsubscribed: set[tuple[int, str]] | None  # (contact id, channel)
+    recent: dict[tuple[int, str], int] | None  # commercial messages in each capped channel's window
 
 
 _batch: ContextVar[_BatchReads | None] = ContextVar("policy_batch_reads", default=None)
@@ -113,17 +114,30 @@ def reads_for_batch(contact_ids: Iterable[int], now: datetime) -> Iterator[None]
         _batch.reset(token)
 
 
+@contextmanager
+def policies_read_once() -> Iterator[None]:
+    """Within the block (a task's group of events, in one transaction), each channel's policy
+    is read once, at the first message, rather than once per message."""
+    token = _batch.set(_BatchReads(None, None, None))
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
 def _policy(channel: str) -> SendingPolicy | None:
     batch = _batch.get()
     if batch is None:
         return SendingPolicy.objects.filter(channel=channel).first()
+    if batch.policies is None:
+        batch.policies = {policy.channel: policy for policy in SendingPolicy.objects.all()}
     return batch.policies.get(channel)
 
 
 def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | None, now: datetime) -> Decision:
     """Consent and frequency cap, for a commercial message."""
     batch = _batch.get()
-    if batch is None:
+    if batch is None or batch.unsubscribed is None or batch.recent is None:
         unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
     else:
         unsubscribed, recent = (contact.pk, channel) in batch.unsubscribed, batch.recent.get((contact.pk, channel), 0)
@@ -137,7 +151,7 @@ def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | N
 def _count_queued(contact: Contact, channel: str) -> None:
     """A commercial message decided `send` is queued by the engine: it counts from now on."""
     batch = _batch.get()
-    if batch is not None:
+    if batch is not None and batch.recent is not None:
         key = (contact.pk, channel)
         batch.recent[key] = batch.recent.get(key, 0) + 1
 

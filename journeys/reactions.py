@@ -31,6 +31,7 @@ from .models import (
     StepKind,
     VersionState,
 )
+from .policy import policies_read_once
 from .runtime import advance, plan_for, take_yes
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def process_events(event_ids: list[int]) -> int:
     processed = 0
     for start in range(0, len(event_ids), EVENTS_PER_TRANSACTION):
         group = event_ids[start : start + EVENTS_PER_TRANSACTION]
-        with transaction.atomic() if len(group) > 1 else nullcontext():
+        with transaction.atomic() if len(group) > 1 else nullcontext(), policies_read_once():
             for event_id in group:
                 try:
                     processed += process_event(event_id)

@@ -39,3 +39,17 @@ def test_a_failing_event_is_left_for_the_sweep_and_its_group_goes_on(
     monkeypatch.setattr(reactions, "react", real_react)
     assert reactions.process_events([events[1].pk]) == 1
     assert Participant.objects.filter(contact__external_id="ben").exists()
+
+
+def test_a_group_reads_the_sending_policies_once(seed_journey, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    events = [_stored(name, 80) for name in ("ana", "ben", "cy")]
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False):
+        assert reactions.process_events([e.pk for e in events]) == 3
+
+    policy_reads = [q for q in queries.captured_queries if 'FROM "journeys_sendingpolicy"' in q["sql"]]
+    assert len(policy_reads) == 1
+    assert Participant.objects.count() == 3
