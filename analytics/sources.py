@@ -10,6 +10,12 @@ A period [since, until) splits into
 A partial hour or a changed hour holds a few hundred participants; the whole hours, however
 many, are a few thousand rollup rows. Without a rollup yet, everything is counted live.
 
+When many hours changed at once (a busy minute touches every recent hour of a journey), at
+most LIVE_HOURS_AT_MOST of them are counted live, the newest first; the others are read
+from the rollup as of its last refresh (at most a minute ago, plus the refresh's own time)
+and the page says so. Counting 72 changed hours live costs 0.7-2 s on the benchmark, beyond
+the pages' budget (docs/performance.md).
+
 The queries are a constant number whatever the period, the number of steps or journeys:
 the rollup's state, the changed hours, then one query per figure family from each source.
 """
@@ -37,16 +43,22 @@ from .counts import (
 from .models import DeliveryCount, OutcomeCount, ParticipantCount, RollupState
 from .rollup import changed_hours
 
+# Changed hours counted live per page, at most: about 4,000 participants on the benchmark,
+# ~120 ms of the page's time (12 hours measured ~250 ms, too close to the budget).
+LIVE_HOURS_AT_MOST = 6
+
 
 @dataclass(frozen=True)
 class Sources:
     """How a period is counted: `rolled` whole hours from the rollup but the `skipped` ones,
-    and the `live` spans from the raw tables."""
+    and the `live` spans from the raw tables. `behind`: hours changed since the last refresh
+    that are nevertheless read from the rollup (beyond LIVE_HOURS_AT_MOST)."""
 
     rolled: Span | None
     skipped: list[datetime]
     live: list[Span]
     refreshed_at: datetime | None
+    behind: int = 0
 
     @property
     def live_hours(self) -> int:
@@ -60,12 +72,13 @@ def plan(since: datetime, until: datetime, rollup: RollupState | None, changed: 
     first, last = ceil_hour(since), floor_hour(until)
     if first >= last:  # less than one whole hour
         return Sources(None, [], [(since, until)], rollup.refreshed_at)
-    skipped = sorted(hour for hour in changed if first <= hour < last)
+    changed_here = sorted(hour for hour in changed if first <= hour < last)
+    skipped = changed_here[max(0, len(changed_here) - LIVE_HOURS_AT_MOST) :]
     live = [(since, first)] if since < first else []
     live += merge_hours(skipped)
     if last < until:
         live.append((last, until))
-    return Sources((first, last), skipped, live, rollup.refreshed_at)
+    return Sources((first, last), skipped, live, rollup.refreshed_at, len(changed_here) - len(skipped))
 
 
 def sources_for(since: datetime, until: datetime, journey_id: int | None = None) -> Sources:

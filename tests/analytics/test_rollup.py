@@ -254,3 +254,43 @@ def test_the_page_says_how_current_the_figures_are(client, analyst, scenario, cl
     assert f"whole hours of entry from the rollup refreshed at {refreshed:%H:%M}" in html
     assert f"Exact as of {timezone.localtime():%H:%M:%S}" in html
     assert "whole hours of entry from the rollup" in client.get("/analytics/").content.decode()
+
+
+def test_at_most_six_changed_hours_are_counted_live_the_newest_first():
+    from datetime import UTC, datetime
+
+    from analytics.sources import LIVE_HOURS_AT_MOST, plan
+
+    since = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
+    until = datetime(2026, 11, 3, 8, 30, tzinfo=UTC)
+    rollup = RollupState(refreshed_at=until)
+    changed = {datetime(2026, 11, 2, hour, tzinfo=UTC) for hour in range(20)} | {since.replace(minute=0)}
+
+    sources = plan(since, until, rollup, changed)
+
+    assert LIVE_HOURS_AT_MOST == 6
+    assert sources.rolled == (datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 3, 8, tzinfo=UTC))
+    assert sources.skipped == [datetime(2026, 11, 2, hour, tzinfo=UTC) for hour in range(14, 20)]
+    assert sources.behind == 14  # hours 0-13 of Nov 2 are read as of the refresh
+    assert sources.live == [
+        (since, datetime(2026, 11, 1, 9, tzinfo=UTC)),
+        (datetime(2026, 11, 2, 14, tzinfo=UTC), datetime(2026, 11, 2, 20, tzinfo=UTC)),
+        (datetime(2026, 11, 3, 8, tzinfo=UTC), until),
+    ]
+    assert plan(since, until, rollup, set()).behind == 0
+    assert plan(since, until, None, changed).live == [(since, until)]  # no rollup yet: all live
+
+
+def test_the_page_says_which_hours_are_as_of_the_refresh_when_many_changed(client, analyst, scenario, clock):
+    from unittest import mock
+
+    client.force_login(analyst)
+    refresh(rebuild=True)
+    clock.shift(timedelta(minutes=2))
+    with mock.patch("analytics.sources.LIVE_HOURS_AT_MOST", 0):
+        Delivery.objects.filter(contact__external_id="gil").update(updated_at=timezone.now())
+        html = client.get("/analytics/journeys/abandoned-cart/").content.decode()
+
+    refreshed = timezone.localtime(RollupState.objects.get().refreshed_at)
+    assert f"Current to {refreshed:%H:%M} for 1 hour of entry with changes since" in html
+    assert 'data-behind="1"' in html
