@@ -7,3 +7,6 @@ class TriggersConfig(AppConfig):
 
     def ready(self) -> None:
         from .api import schema  # noqa: F401  (registers the API keys in the OpenAPI schema)
+        from .caching import connect_signals
+
+        connect_signals()

@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .caching import definitions_changed
 from .models import Trigger, TriggerStatus
 
 
@@ -11,8 +12,11 @@ def mark_triggers_ready(triggers: QuerySet[Trigger]) -> int:
 
     Built-in triggers are left alone (they are raised by the product, never by websites).
     """
-    return (
+    marked = (
         triggers.filter(builtin=False)
         .exclude(status=TriggerStatus.READY)
         .update(status=TriggerStatus.READY, updated_at=timezone.now())
     )
+    if marked:  # An update sends no model signal: tell the web processes' schema caches.
+        definitions_changed()
+    return marked

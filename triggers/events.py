@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -183,18 +184,28 @@ def _insert_sql_postgresql(columns: list[list[Any]]) -> tuple[str, list[Any]]:
     (encoded in C by json.dumps, parsed in C by PostgreSQL) cost a fraction. WITH ORDINALITY
     and ORDER BY keep the rows, and so their new ids, in the order of `events`.
     """
+    names = _record_names()
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    return _recordset_insert_sql(), [json.dumps(rows, default=_isoformat)]
+
+
+def _record_names() -> list[str]:
+    return [f"c{index}" for index in range(len(_COLUMNS))]
+
+
+@cache
+def _recordset_insert_sql() -> str:
+    # The same text for every request (built once per process: it was 4 % of a single event's CPU).
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
     quote = connection.ops.quote_name
-    names = [f"c{index}" for index in range(len(fields))]
+    names = _record_names()
     definition = ", ".join(f"{name} {type_}" for name, type_ in zip(names, _PG_TYPES, strict=True))
-    sql = (
+    return (
         f"INSERT INTO {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT {', '.join(names)} FROM ROWS FROM (json_to_recordset(%s::json) AS ({definition})) "
         f"WITH ORDINALITY AS rows({', '.join(names)}, position) "
         f"ORDER BY position ON CONFLICT DO NOTHING RETURNING {quote('id')}, {quote('event_id')}"
     )
-    rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-    return sql, [json.dumps(rows, default=_isoformat)]
 
 
 def _isoformat(value: Any) -> str:

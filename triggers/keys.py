@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .caching import definitions_changed
 from .models import ApiKey
 
 
@@ -21,5 +22,9 @@ def create_api_key(
 
 
 def revoke_api_keys(keys: QuerySet[ApiKey]) -> int:
-    """Revoke the keys not yet revoked; they are refused from the next request on."""
-    return keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the keys not yet revoked; they are refused from the next request on, by every
+    web process (an update sends no model signal: the processes' caches are told here)."""
+    revoked = keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        definitions_changed()
+    return revoked

@@ -1,10 +1,11 @@
 """Loading trigger schemas for validation: the only database read of the ingest path
-besides the API key."""
+besides the API key, and with Redis not even that (triggers.caching keeps them per process)."""
 
 from collections.abc import Iterable
 
 from django.db import connection
 
+from .caching import TRIGGER_SCHEMAS
 from .models import Trigger, TriggerAttribute, TriggerStatus
 from .validation import AttributeSpec, TriggerSchema
 
@@ -34,10 +35,16 @@ def load_schemas(keys: Iterable[str] = (), *, names: Iterable[str] = ()) -> dict
 
     The result maps each key, and each lower-cased display name, to its schema.
     """
-    lowered = sorted({name.lower() for name in names})
-    keys = sorted(set(keys) | set(lowered))
-    if not keys:
+    lowered = tuple(sorted({name.lower() for name in names}))
+    wanted = tuple(sorted(set(keys) | set(lowered)))
+    if not wanted:
         return {}
+    # A copy: callers may add to the dict, never to the cached one.
+    return dict(TRIGGER_SCHEMAS.get((wanted, lowered), _query_schemas) or {})
+
+
+def _query_schemas(request: tuple[tuple[str, ...], tuple[str, ...]]) -> dict[str, TriggerSchema]:
+    keys, lowered = request
     with connection.cursor() as cursor:
         cursor.execute(_schema_sql(len(keys), len(lowered)), [*keys, *lowered])
         rows = cursor.fetchall()

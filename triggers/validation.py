@@ -65,7 +65,8 @@ class AttributeSpec:
 
 @dataclass(frozen=True)
 class TriggerSchema:
-    """What validation needs to know about a trigger, loaded once per request."""
+    """What validation needs to know about a trigger: loaded once per request, or kept by a
+    web process between requests (triggers.caching), so never changed once made."""
 
     id: int
     key: str
@@ -82,7 +83,7 @@ class TriggerSchema:
     @cached_property
     def children(self) -> dict[str, set[str]]:
         """Declared child names per object path ("" is the top level). Computed once per
-        request, not per event: a batch validates 500 events against the same schema."""
+        schema, not per event: a batch validates 500 events against the same schema."""
         return _children(self.by_path)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,6 +45,14 @@ class IngestView(APIView):
 
     def get_exception_handler(self):
         return api_exception_handler
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[JSONRenderer, str]:
+        # What websites send (no Accept, */* or JSON) is answered in JSON without DRF's
+        # negotiation, which parses the header against every renderer on every request
+        # (~5 % of a single event's CPU); anything else is negotiated as before.
+        if request.META.get("HTTP_ACCEPT", "*/*") in ("*/*", "application/json"):
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RateLimited):

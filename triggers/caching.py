@@ -1,0 +1,168 @@
+"""Per-process caches of what every ingest request reads: API keys and trigger schemas.
+
+Both change rarely (an admin edits a key or a trigger) and are read on every request, where
+loading them from the database cost a third of the request's CPU (docs/performance.md).
+Each web process keeps what it loaded, tagged with a *version token* that lives in Redis
+(the store the rate limiter already shares between processes). Every request reads the
+token once (one GET, ~40 µs of CPU, shared by both caches) and uses a copy only when the
+token is the one it was loaded under; every change of a key, trigger or attribute replaces
+the token, so a revoked key is refused by every process from the next request on, not
+after a timeout.
+
+The token is replaced twice per change: at once (so this process, and tests that never
+commit, see the change) and again after the transaction commits (so a process that loaded
+the old rows between the first replacement and the commit does not keep them). The token
+is read before loading, so a change racing a load leaves the loaded copy tagged with an
+older token: it is loaded again on the next request, never kept stale.
+
+Changes that bypass the model signals (`QuerySet.update`, `bulk_create`, raw SQL) must
+call `definitions_changed()` themselves (`triggers.keys` and `triggers.definitions` do); as
+a last guard an entry is also dropped after `MAX_AGE` seconds. Without REDIS_URL there is no shared store
+and nothing is cached: every request reads the database, as before.
+"""
+
+import time
+import uuid
+from collections.abc import Callable, Hashable
+from contextvars import ContextVar
+from functools import cache
+from typing import Generic, TypeVar
+
+import redis
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
+
+from .models import ApiKey, Trigger, TriggerAttribute
+from .validation import TriggerSchema
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# An entry older than this is loaded again even if no change was announced.
+MAX_AGE = 60.0
+# Bound per cache: schemas are cached per combination of trigger names a request sends.
+MAX_ENTRIES = 1000
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    # redis-py itself (not django.core.cache): its GET costs ~40 µs of CPU, the cache
+    # framework's ~180 µs. The pool reconnects after a fork (gunicorn workers).
+    return redis.Redis.from_url(url)
+
+
+# The token as read by the current request: both caches are read in one request (the key,
+# then the schemas), and one GET serves both. Set only between request_started and
+# request_finished; outside a request (tasks, shell) every read goes to Redis.
+_token_of_request: ContextVar[dict[str, bytes] | None] = ContextVar("triggers_cache_token", default=None)
+
+
+def _request_started(**kwargs: object) -> None:
+    _token_of_request.set({})
+
+
+def _request_finished(**kwargs: object) -> None:
+    _token_of_request.set(None)
+
+
+def shared_client() -> redis.Redis | None:
+    """The Redis shared by every web process, or None without REDIS_URL (read per call so
+    tests can switch)."""
+    url = getattr(settings, "REDIS_URL", "")
+    return _client(url) if url else None
+
+
+def _version_key() -> str:
+    return f"{getattr(settings, 'TRIGGERS_CACHE_PREFIX', 'journeys:triggers:')}definitions-version"
+
+
+def current_token(client: redis.Redis) -> bytes:
+    """The shared version token, read at most once per request."""
+    memo = _token_of_request.get()
+    if memo is not None and (token := memo.get(_version_key())) is not None:
+        return token
+    token = client.get(_version_key())
+    if token is None:  # First use, or Redis lost it: start a token; nothing cached is current.
+        client.set(_version_key(), uuid.uuid4().hex, nx=True)
+        token = client.get(_version_key()) or b""
+    if memo is not None:
+        memo[_version_key()] = token
+    return token
+
+
+def definitions_changed() -> None:
+    """Announce a change of an API key, trigger or attribute: every process loads again."""
+    for versioned in (API_KEYS, TRIGGER_SCHEMAS):
+        versioned.clear()
+    client = shared_client()
+    if client is None:
+        return
+    _replace_token(client)
+    if connection.in_atomic_block:
+        # robust: the change is committed; a failed second replacement must not turn it
+        # into an error (MAX_AGE bounds what it could leave stale).
+        transaction.on_commit(lambda: _replace_token(client), robust=True)
+
+
+def _replace_token(client: redis.Redis) -> None:
+    memo = _token_of_request.get()
+    if memo is not None:
+        memo.clear()  # A request that changes something reads the new token afterwards.
+    client.set(_version_key(), uuid.uuid4().hex)
+
+
+class VersionedCache(Generic[K, V]):
+    """Values loaded from the database, kept while the shared version token is unchanged."""
+
+    def __init__(self, name: str, *, cache_misses: bool) -> None:
+        self.name = name
+        # Whether a load that found nothing (None) is kept too. Not for API keys: anyone
+        # can send random keys, and a miss must not cost memory.
+        self.cache_misses = cache_misses
+        self._entries: dict[K, tuple[bytes, V | None, float]] = {}
+
+    def get(self, key: K, load: Callable[[K], V | None]) -> V | None:
+        """The value for `key`: this process's copy if still current, else `load(key)`."""
+        client = shared_client()
+        if client is None:
+            return load(key)
+        version = current_token(client)
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == version and now - entry[2] < MAX_AGE:
+            return entry[1]
+        value = load(key)
+        # Not inside a transaction: it may see its own uncommitted change, and a rollback
+        # announces nothing (the token replaced at the change would then tag rows that never
+        # existed). The ingest path runs in autocommit.
+        if (value is not None or self.cache_misses) and not connection.in_atomic_block:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (version, value, now)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+# API keys by hash; schemas by the (trigger keys, lower-cased display names) a request asks for.
+API_KEYS: VersionedCache[str, ApiKey] = VersionedCache("api-keys", cache_misses=False)
+TRIGGER_SCHEMAS: VersionedCache[tuple[tuple[str, ...], tuple[str, ...]], dict[str, TriggerSchema]] = VersionedCache(
+    "trigger-schemas", cache_misses=True
+)
+
+
+def connect_signals() -> None:
+    """Saves and deletes of keys, triggers and attributes announce a change; requests scope
+    the token (TriggersConfig.ready)."""
+
+    def changed(**kwargs: object) -> None:
+        definitions_changed()
+
+    for signal in (post_save, post_delete):
+        for model in (ApiKey, Trigger, TriggerAttribute):
+            signal.connect(changed, sender=model, weak=False, dispatch_uid=f"definitions-{model.__name__}-{id(signal)}")
+    request_started.connect(_request_started, weak=False, dispatch_uid="triggers-cache-request-started")
+    request_finished.connect(_request_finished, weak=False, dispatch_uid="triggers-cache-request-finished")
