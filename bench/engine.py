@@ -112,9 +112,11 @@ class Processes:
         self.started = []
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by the web server, the workers and PostgreSQL's backends for the
-    bench database: CPU per event is a figure that contention does not distort."""
+def cpu_seconds(processes: "Processes") -> dict[str, float]:
+    """CPU time used so far by this run's web server and workers (their process groups) and
+    by PostgreSQL's backends for the bench database: CPU per event is a figure that
+    contention does not distort."""
+    groups = {process.pid for process in processes.started}
     tick = os.sysconf("SC_CLK_TCK")
     totals = {"web": 0.0, "workers": 0.0, "postgres": 0.0}
     for entry in Path("/proc").iterdir():
@@ -127,9 +129,10 @@ def cpu_seconds() -> dict[str, float]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        if "gunicorn" in cmdline:
+        ours = int(fields[2]) in groups  # the process group of a process this run started
+        if ours and "gunicorn" in cmdline:
             totals["web"] += used
-        elif "qcluster" in cmdline:
+        elif ours and "qcluster" in cmdline:
             totals["workers"] += used
         elif cmdline.startswith("postgres:") and DATABASE in cmdline:
             totals["postgres"] += used
@@ -214,7 +217,7 @@ def realtime(rate: int, seconds: int) -> dict:
         assert wait_for(lambda: "rt-1@bench.test" in sink.arrivals, 30), "warm-up email never arrived"
         del accepted_warm
         total = rate * seconds
-        cpu_before = cpu_seconds()
+        cpu_before = cpu_seconds(processes)
         accepted: dict[int, float] = {}
         start = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -227,7 +230,7 @@ def realtime(rate: int, seconds: int) -> dict:
             for i, future in futures.items():
                 accepted[i] = future.result()
         wait_for(lambda: len(sink.arrivals) >= total + 1, 60, interval=0.2)
-        cpu_after = cpu_seconds()
+        cpu_after = cpu_seconds(processes)
         latencies = [
             sink.arrivals[f"rt{i}@bench.test"] - accepted[i]
             for i in range(total)
