@@ -61,6 +61,15 @@ def process_events(event_ids: list[int]) -> int:
     return processed
 
 
+def waiting_event_ids(limit: int) -> list[int]:
+    """The oldest events no task has processed yet (the partial index event_unprocessed)."""
+    return list(
+        Event.objects.filter(processed_at__isnull=True)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 def process_event(event_id: int, now: datetime | None = None) -> bool:
     with transaction.atomic():
         # Another worker processing the same event holds its lock: skip rather than wait.

@@ -1,12 +1,37 @@
 """Thin django-q2 entry points. Each takes ids, reloads, and delegates to a domain module;
 each is harmless to run twice. Enqueue them with journeys.queue (after commit)."""
 
+from time import monotonic
+
 from journeys.queue import collecting_dispatches, dispatch_collected
+
+# How long one task may go on taking other waiting events (see process_events).
+DRAIN_SECONDS = 5.0
 
 
 def process_events(event_ids: list[int]) -> int:
     """React to newly stored events (goals, exits, Yes paths, entries), then send the
-    messages that queued."""
+    messages that queued.
+
+    Under load, events whose own tasks are still in the queue are waiting: the task takes
+    them too, a group at a time (one commit, one policy read and one SMTP session per group
+    instead of one task each), for a few seconds at most. Their own tasks then find them
+    processed and do nothing. A group another worker holds (0 processed) ends the drain.
+    """
+    from journeys.reactions import EVENTS_PER_TRANSACTION, waiting_event_ids
+
+    processed = total = _react_and_send(event_ids)
+    deadline = monotonic() + DRAIN_SECONDS
+    while processed and monotonic() < deadline:
+        waiting = waiting_event_ids(EVENTS_PER_TRANSACTION)
+        if not waiting:
+            break
+        processed = _react_and_send(waiting)
+        total += processed
+    return total
+
+
+def _react_and_send(event_ids: list[int]) -> int:
     from journeys.reactions import process_events as process
 
     with collecting_dispatches() as deliveries:

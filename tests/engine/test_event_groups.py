@@ -53,3 +53,19 @@ def test_a_group_reads_the_sending_policies_once(seed_journey, django_capture_on
     policy_reads = [q for q in queries.captured_queries if 'FROM "journeys_sendingpolicy"' in q["sql"]]
     assert len(policy_reads) == 1
     assert Participant.objects.count() == 3
+
+
+def test_under_load_a_task_takes_the_events_still_waiting_for_theirs(seed_journey, django_capture_on_commit_callbacks):
+    from journeys import tasks
+
+    mine, *waiting = [_stored(name, 80) for name in ("ana", "ben", "cy", "di")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.process_events([mine.pk]) == 4
+
+    assert not Event.objects.filter(processed_at__isnull=True).exists()
+    assert Participant.objects.count() == 4
+    # Their own tasks, when they run, find nothing left to do.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.process_events([e.pk for e in waiting]) == 0
+    assert Participant.objects.count() == 4
