@@ -5,8 +5,10 @@ from time import monotonic
 
 from journeys.queue import collecting_dispatches, dispatch_collected
 
-# How long one task may go on taking other waiting events (see process_events).
+# How long one task may go on taking other waiting events, and how many at a time (see
+# process_events): a group's first message waits for the group, so groups stay small.
 DRAIN_SECONDS = 5.0
+DRAIN_GROUP = 20
 
 
 def process_events(event_ids: list[int]) -> int:
@@ -18,12 +20,12 @@ def process_events(event_ids: list[int]) -> int:
     instead of one task each), for a few seconds at most. Their own tasks then find them
     processed and do nothing. A group another worker holds (0 processed) ends the drain.
     """
-    from journeys.reactions import EVENTS_PER_TRANSACTION, waiting_event_ids
+    from journeys.reactions import waiting_event_ids
 
     processed = total = _react_and_send(event_ids)
     deadline = monotonic() + DRAIN_SECONDS
     while processed and monotonic() < deadline:
-        waiting = waiting_event_ids(EVENTS_PER_TRANSACTION)
+        waiting = waiting_event_ids(DRAIN_GROUP)
         if not waiting:
             break
         processed = _react_and_send(waiting)
