@@ -15,6 +15,12 @@ the old rows between the first replacement and the commit does not keep them). T
 is read before loading, so a change racing a load leaves the loaded copy tagged with an
 older token: it is loaded again on the next request, never kept stale.
 
+The ingest endpoints save even that GET: they take the key from this process's copy without
+reading the token (`defer_token_check`), and the rate limiter's script, which runs on every
+ingest request anyway, returns the token in the same round trip (`triggers.ingest.check_rate`).
+When the token moved, the key is loaded again and checked again before anything is stored;
+an answer given before the rate check (a malformed body) checks the token first (the views).
+
 Changes that bypass the model signals (`QuerySet.update`, `bulk_create`, raw SQL) must
 call `definitions_changed()` themselves (`triggers.keys` and `triggers.definitions` do); as
 a last guard an entry is also dropped after `MAX_AGE` seconds. Without REDIS_URL there is no shared store
@@ -25,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from typing import Generic, TypeVar
 
@@ -53,18 +60,57 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-# The token as read by the current request: both caches are read in one request (the key,
-# then the schemas), and one GET serves both. Set only between request_started and
-# request_finished; outside a request (tasks, shell) every read goes to Redis.
-_token_of_request: ContextVar[dict[str, bytes] | None] = ContextVar("triggers_cache_token", default=None)
+@dataclass
+class _RequestState:
+    """What the current request knows of the token."""
+
+    token: bytes | None = None  # read (or returned by the rate limiter) during this request
+    token_key: str = ""
+    defer: bool = False  # the view checks the token with its rate limit (defer_token_check)
+    pending: bytes | None = None  # the token the key was loaded under, while not yet checked
+
+
+# Both caches are read in one request (the key, then the schemas), and one read of the token
+# serves both. Set only between request_started and request_finished; outside a request
+# (tasks, shell) every read goes to Redis.
+_state_of_request: ContextVar[_RequestState | None] = ContextVar("triggers_cache_state", default=None)
 
 
 def _request_started(**kwargs: object) -> None:
-    _token_of_request.set({})
+    _state_of_request.set(_RequestState())
 
 
 def _request_finished(**kwargs: object) -> None:
-    _token_of_request.set(None)
+    _state_of_request.set(None)
+
+
+def defer_token_check() -> None:
+    """For this request, take a cached key without reading the token: the caller promises
+    to check it (`token_checked`) before it stores anything or answers."""
+    state = _state_of_request.get()
+    if state is not None:
+        state.defer = True
+
+
+def pending_token() -> bytes | None:
+    """The token the request's key was loaded under, if nothing has checked it yet."""
+    state = _state_of_request.get()
+    return None if state is None else state.pending
+
+
+def token_checked(token: bytes) -> bool:
+    """Record the current token (read with the rate limit); False if the request's key was
+    loaded under another one and must be loaded again."""
+    state = _state_of_request.get()
+    if state is None:
+        return True
+    current = state.pending is None or state.pending == token
+    state.pending, state.defer = None, False
+    if token:
+        state.token, state.token_key = token, version_key()
+    else:  # Redis lost the token: the next read starts one.
+        state.token, current = None, False
+    return current
 
 
 def shared_client() -> redis.Redis | None:
@@ -74,21 +120,21 @@ def shared_client() -> redis.Redis | None:
     return _client(url) if url else None
 
 
-def _version_key() -> str:
+def version_key() -> str:
     return f"{getattr(settings, 'TRIGGERS_CACHE_PREFIX', 'journeys:triggers:')}definitions-version"
 
 
 def current_token(client: redis.Redis) -> bytes:
     """The shared version token, read at most once per request."""
-    memo = _token_of_request.get()
-    if memo is not None and (token := memo.get(_version_key())) is not None:
-        return token
-    token = client.get(_version_key())
+    state = _state_of_request.get()
+    if state is not None and state.token is not None and state.token_key == version_key():
+        return state.token
+    token = client.get(version_key())
     if token is None:  # First use, or Redis lost it: start a token; nothing cached is current.
-        client.set(_version_key(), uuid.uuid4().hex, nx=True)
-        token = client.get(_version_key()) or b""
-    if memo is not None:
-        memo[_version_key()] = token
+        client.set(version_key(), uuid.uuid4().hex, nx=True)
+        token = client.get(version_key()) or b""
+    if state is not None:
+        state.token, state.token_key = token, version_key()
     return token
 
 
@@ -107,17 +153,19 @@ def definitions_changed() -> None:
 
 
 def _replace_token(client: redis.Redis) -> None:
-    memo = _token_of_request.get()
-    if memo is not None:
-        memo.clear()  # A request that changes something reads the new token afterwards.
-    client.set(_version_key(), uuid.uuid4().hex)
+    state = _state_of_request.get()
+    if state is not None:
+        state.token = None  # A request that changes something reads the new token afterwards.
+    client.set(version_key(), uuid.uuid4().hex)
 
 
 class VersionedCache(Generic[K, V]):
     """Values loaded from the database, kept while the shared version token is unchanged."""
 
-    def __init__(self, name: str, *, cache_misses: bool) -> None:
+    def __init__(self, name: str, *, cache_misses: bool, deferrable: bool = False) -> None:
         self.name = name
+        # Whether a request may take a copy before checking the token (defer_token_check).
+        self.deferrable = deferrable
         # Whether a load that found nothing (None) is kept too. Not for API keys: anyone
         # can send random keys, and a miss must not cost memory.
         self.cache_misses = cache_misses
@@ -128,9 +176,14 @@ class VersionedCache(Generic[K, V]):
         client = shared_client()
         if client is None:
             return load(key)
-        version = current_token(client)
         now = time.monotonic()
         entry = self._entries.get(key)
+        state = _state_of_request.get()
+        deferred = self.deferrable and state is not None and state.defer and state.token is None
+        if deferred and entry is not None and now - entry[2] < MAX_AGE:
+            state.pending = entry[0]
+            return entry[1]
+        version = current_token(client)
         if entry is not None and entry[0] == version and now - entry[2] < MAX_AGE:
             return entry[1]
         value = load(key)
@@ -148,7 +201,7 @@ class VersionedCache(Generic[K, V]):
 
 
 # API keys by hash; schemas by the (trigger keys, lower-cased display names) a request asks for.
-API_KEYS: VersionedCache[str, ApiKey] = VersionedCache("api-keys", cache_misses=False)
+API_KEYS: VersionedCache[str, ApiKey] = VersionedCache("api-keys", cache_misses=False, deferrable=True)
 TRIGGER_SCHEMAS: VersionedCache[tuple[tuple[str, ...], tuple[str, ...]], dict[str, TriggerSchema]] = VersionedCache(
     "trigger-schemas", cache_misses=True
 )

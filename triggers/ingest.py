@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from django.utils import timezone
 
+from .caching import pending_token, token_checked, version_key
 from .events import Outcome, store_events
 from .models import ApiKey
-from .ratelimit import Decision, get_limiter, seconds_to_next_day
+from .ratelimit import Decision, RedisLimiter, get_limiter, seconds_to_next_day
 from .schemas import load_schemas
 from .validation import FieldError, TriggerSchema, ValidatedEvent, validate_event
 
@@ -52,15 +53,35 @@ class RateLimited(Exception):
         self.api_key = api_key
 
 
+class StaleKey(Exception):
+    """The request's API key came from a copy that a change has made stale: load it again.
+
+    `charged`: the events were taken from the bucket (at the limits of the stale copy); they
+    are not taken again once the key is loaded, so a request is never counted twice.
+    """
+
+    def __init__(self, charged: bool) -> None:
+        super().__init__("The API key changed since this process loaded it.")
+        self.charged = charged
+
+
 def check_rate(api_key: ApiKey, cost: int) -> None:
-    """Take `cost` events from the key's bucket or raise RateLimited."""
-    decision = get_limiter().take(
-        f"key:{api_key.pk}",
-        rate=max(api_key.rate_per_second, 1),
-        burst=max(api_key.burst, 1),
-        cost=cost,
-        now=timezone.now().timestamp(),
-    )
+    """Take `cost` events from the key's bucket or raise RateLimited.
+
+    When the request took its key from the process's cache without checking the version
+    token (triggers.caching.defer_token_check), the token is read in the same Redis round
+    trip, and StaleKey is raised if it moved: the caller loads the key again and retries.
+    """
+    limiter = get_limiter()
+    rate, burst, now = max(api_key.rate_per_second, 1), max(api_key.burst, 1), timezone.now().timestamp()
+    if pending_token() is not None and isinstance(limiter, RedisLimiter):
+        decision, token = limiter.take_reading(
+            f"key:{api_key.pk}", version_key(), rate=rate, burst=burst, cost=cost, now=now
+        )
+        if not token_checked(token):
+            raise StaleKey(charged=decision.allowed)
+    else:
+        decision = limiter.take(f"key:{api_key.pk}", rate=rate, burst=burst, cost=cost, now=now)
     if not decision.allowed:
         raise RateLimited(decision, cost, api_key)
 

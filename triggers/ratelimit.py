@@ -130,6 +130,19 @@ if wait > 0 then return tostring(wait) end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
 return '0'
 """
+# The same, also returning another key's value (the API keys' version token, triggers.caching):
+# the ingest endpoints check their cached key in the rate limit's round trip.
+_TAKE_READING = """
+local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+local now, interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local token = redis.call('GET', KEYS[2]) or ''
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+local wait = new_tat - now - burst * interval
+if wait > 0 then return {tostring(wait), token} end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return {'0', token}
+"""
 _RESERVE = """
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
@@ -146,6 +159,7 @@ class RedisLimiter:
         self.client = client
         self.prefix = prefix
         self._take = client.register_script(_TAKE)
+        self._take_reading = client.register_script(_TAKE_READING)
         self._reserve = client.register_script(_RESERVE)
 
     def take(self, key: str, *, rate: int, burst: int, cost: int, now: float) -> Decision:
@@ -153,6 +167,15 @@ class RedisLimiter:
         # web servers keep their clocks in sync with NTP.
         wait = float(self._take(keys=[f"{self.prefix}rate:{key}"], args=[repr(now), repr(1.0 / rate), burst, cost]))
         return ALLOWED if wait <= 0 else Decision.refuse(wait)
+
+    def take_reading(
+        self, key: str, read: str, *, rate: int, burst: int, cost: int, now: float
+    ) -> tuple[Decision, bytes]:
+        """`take`, and the value of the Redis key `read` (b"" if missing), in one round trip."""
+        wait, value = self._take_reading(
+            keys=[f"{self.prefix}rate:{key}", read], args=[repr(now), repr(1.0 / rate), burst, cost]
+        )
+        return (ALLOWED if float(wait) <= 0 else Decision.refuse(float(wait))), value
 
     def _quota_key(self, trigger_id: int, day: date) -> str:
         return f"{self.prefix}quota:{trigger_id}:{day.isoformat()}"

@@ -6,17 +6,19 @@ a transaction. "Another process" is simulated by keeping this process's copies w
 change is announced, so only the token in Redis can tell this process about it.
 """
 
+import base64
 import uuid
 
 import pytest
 import redis
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from triggers import caching
 from triggers.definitions import mark_triggers_ready
 from triggers.keys import revoke_api_keys
-from triggers.models import ApiKey, AttributeType, Trigger, TriggerAttribute, TriggerStatus
+from triggers.models import ApiKey, AttributeType, Event, Trigger, TriggerAttribute, TriggerStatus
 from triggers.schemas import load_schemas
 from triggers.signals import events_stored
 
@@ -77,16 +79,21 @@ def test_a_known_key_and_schema_cost_no_query_the_event_is_the_only_one(website,
     assert announced == [[response.json()["id"]]]
 
 
-def test_the_version_token_is_read_once_per_request(website, cart_trigger, shared_redis, monkeypatch):
+def test_the_key_is_checked_in_the_rate_limits_round_trip_the_only_one_to_redis(website, cart_trigger, monkeypatch):
     post(website, URL, cart_event(event_id="warm"))
-    reads = []
-    client = caching.shared_client()
-    original = client.get
-    monkeypatch.setattr(client, "get", lambda key: reads.append(key) or original(key))
+    commands = []
+    original = redis.Redis.execute_command
 
-    post(website, URL, cart_event(event_id="measured"))
+    def recording(client, *args, **options):
+        commands.append(args[0])
+        return original(client, *args, **options)
 
-    assert len(reads) == 1 and reads[0].endswith("definitions-version")
+    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+    response = post(website, URL, cart_event(event_id="measured"))
+
+    assert response.status_code == 202
+    # No GET of the token: the rate limit's script returns it (the queue's own commands aside).
+    assert [c for c in commands if c in ("GET", "EVALSHA", "EVAL", "SET")] == ["EVALSHA"]
 
 
 def test_a_key_revoked_in_another_process_is_refused_by_the_next_request(website, website_key, cart_trigger, elsewhere):
@@ -98,6 +105,64 @@ def test_a_key_revoked_in_another_process_is_refused_by_the_next_request(website
 
     assert response.status_code == 401
     assert response.json()["code"] == "revoked_api_key"
+
+
+def test_a_key_revoked_in_another_process_is_refused_even_with_a_malformed_body(
+    website, website_key, cart_trigger, elsewhere
+):
+    assert post(website, URL, cart_event(event_id="before")).status_code == 202
+
+    with elsewhere:
+        revoke_api_keys(ApiKey.objects.filter(pk=website_key[0].pk))
+    response = website.post(URL, "{not json", content_type="application/json")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "revoked_api_key"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_key_given_the_events_scope_in_another_process_is_accepted_from_the_next_request(
+    website, website_key, cart_trigger, elsewhere
+):
+    ApiKey.objects.filter(pk=website_key[0].pk).update(scope="read")
+    caching.definitions_changed()
+    assert post(website, URL, cart_event(event_id="read")).status_code == 403
+
+    with elsewhere:
+        key = ApiKey.objects.get(pk=website_key[0].pk)
+        key.scope = "events:write"
+        key.save()
+
+    assert post(website, URL, cart_event(event_id="write")).status_code == 202
+
+
+def test_a_key_moved_to_the_read_scope_in_another_process_is_refused_from_the_next_request(
+    website, website_key, cart_trigger, elsewhere
+):
+    assert post(website, URL, cart_event(event_id="before")).status_code == 202
+
+    with elsewhere:
+        key = ApiKey.objects.get(pk=website_key[0].pk)
+        key.scope = "read"
+        key.save()
+    response = post(website, URL, cart_event(event_id="after"))
+
+    assert response.status_code == 403
+    assert Event.objects.filter(event_id="after").exists() is False
+
+
+def test_a_segment_write_key_revoked_in_another_process_is_refused(website_key, cart_trigger, elsewhere):
+    segment = APIClient()
+    segment.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{website_key[1]}:".encode()).decode())
+    track = {"type": "track", "event": "abandoned_cart", "userId": "cust-42", "properties": {"cart_total": 1}}
+    assert segment.post("/api/segment/v1/track", {**track, "messageId": "m1"}, format="json").status_code == 200
+
+    with elsewhere:
+        revoke_api_keys(ApiKey.objects.filter(pk=website_key[0].pk))
+    response = segment.post("/api/segment/v1/track", {**track, "messageId": "m2"}, format="json")
+
+    assert response.status_code == 401
+    assert not Event.objects.filter(event_id="m2").exists()
 
 
 def test_without_an_announcement_the_cached_key_would_still_be_used(website, website_key, cart_trigger):

@@ -10,19 +10,19 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from triggers.ingest import Result, check_rate, ingest
+from triggers.ingest import Result, ingest
 from triggers.schemas import load_schemas
 from triggers.segment import IDENTIFY_TRIGGER, event_names, in_segment_words, to_event
 
 from .authentication import ApiKeyAuthentication, SegmentWriteKeyAuthentication, event_source
 from .parsing import read_json_object
 from .serializers import BatchResultSerializer, SegmentBatchSerializer, SegmentMessageSerializer
-from .views import ERRORS, IngestView, batch_response, read_events, single_response
+from .views import ERRORS, IngestView, batch_response, read_events, single_response, take_rate
 
 
 def ingest_segment(request: Request, messages: list[Any], default_type: str) -> list[Result]:
     """Map Segment messages to events, ingest them, and speak Segment's field names in errors."""
-    check_rate(request.auth, max(len(messages), 1))
+    take_rate(request, max(len(messages), 1))
     schemas = load_schemas([IDENTIFY_TRIGGER], names=event_names(messages, default_type))
     mapped = [to_event(message, schemas, default_type) for message in messages]
     wanted = [m for m in mapped if m.payload is not None]

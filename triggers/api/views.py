@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from triggers.ingest import RateLimited, Result, check_rate, ingest
+from triggers.caching import current_token, defer_token_check, pending_token, shared_client, token_checked
+from triggers.ingest import RateLimited, Result, StaleKey, check_rate, ingest
 from triggers.validation import MAX_BATCH_EVENTS
 
 from .authentication import ApiKeyAuthentication, event_source
@@ -38,13 +40,28 @@ ERRORS = {
 
 
 class IngestView(APIView):
-    """Base of the ingest endpoints: API key auth, the events:write scope, one error shape."""
+    """Base of the ingest endpoints: API key auth, the events:write scope, one error shape.
+
+    The key may come from the process's cache unchecked (triggers.caching): `take_rate`
+    checks it in the rate limit's round trip, and an answer given before that (a malformed
+    body, a refused scope) checks it first, so a revoked or changed key is never answered
+    for as if it were current.
+    """
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasEventsWriteScope]
 
     def get_exception_handler(self):
         return api_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        defer_token_check()
+        super().initial(request, *args, **kwargs)
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if check_deferred_key(request) and all(p.has_permission(request, self) for p in self.get_permissions()):
+            return  # The key was stale; as loaded now, it may.
+        super().permission_denied(request, message, code)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[JSONRenderer, str]:
         # What websites send (no Accept, */* or JSON) is answered in JSON without DRF's
@@ -55,9 +72,44 @@ class IngestView(APIView):
         return super().perform_content_negotiation(request, force)
 
     def handle_exception(self, exc: Exception) -> Response:
+        if pending_token() is not None:
+            try:
+                check_deferred_key(self.request)
+            except APIException as refused:  # Revoked or changed meanwhile: that is the answer.
+                exc = refused
         if isinstance(exc, RateLimited):
             return rate_limited_response(exc)
         return super().handle_exception(exc)
+
+
+def check_deferred_key(request: Request) -> bool:
+    """Check the request's unchecked key against the token now; True if it was loaded again.
+    Raises AuthenticationFailed or PermissionDenied if the key, as it is now, is refused."""
+    client = shared_client()
+    if pending_token() is None or client is None:
+        return False
+    if token_checked(current_token(client)):
+        return False
+    reauthenticate(request)
+    return True
+
+
+def reauthenticate(request: Request) -> None:
+    """Load the request's key again (it changed since this process cached it) and check it."""
+    request._authenticate()  # DRF's own step: sets request.user and request.auth, or raises 401.
+    view = request.parser_context["view"]
+    view.check_permissions(request)
+
+
+def take_rate(request: Request, cost: int) -> None:
+    """`check_rate` for the ingest views: a stale key is loaded again and checked (revoked:
+    401, scope: 403), then charged unless its stale copy's limits already let the events in."""
+    try:
+        check_rate(request.auth, cost)
+    except StaleKey as stale:
+        reauthenticate(request)
+        if not stale.charged:
+            check_rate(request.auth, cost)
 
 
 def rate_limited_response(exc: RateLimited) -> Response:
@@ -153,7 +205,7 @@ class EventView(IngestView):
     def post(self, request: Request) -> Response:
         """Store one event once it is valid; a repeated event_id is answered as a duplicate."""
         body = read_json_object(request)
-        check_rate(request.auth, 1)
+        take_rate(request, 1)
         [result] = ingest(event_source(request.auth), [body])
         return single_response(result)
 
@@ -173,5 +225,5 @@ class EventBatchView(IngestView):
     def post(self, request: Request) -> Response:
         """Validate each event on its own; store the valid ones; answer per index."""
         events = read_events(read_json_object(request), "events")
-        check_rate(request.auth, max(len(events), 1))
+        take_rate(request, max(len(events), 1))
         return batch_response(ingest(event_source(request.auth), events))
