@@ -27,26 +27,16 @@ data set a little busier.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, SERVER, deployment_env, recreate_database
+from common import setup_django as _setup_django
+
 sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DATABASE = os.environ.get("BENCH_DATABASE", "h_analytics_bench")
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DATABASE_URL": f"{SERVER}/{DATABASE}",
-    "DEBUG": "0",
-    "SECRET_KEY": "bench-" + "x" * 40,
-    "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-    "REDIS_URL": "",
-    "LOG_LEVEL": "WARNING",
-}
+ENV = deployment_env(DATABASE, REDIS_URL="")
 PARTICIPANTS = 1_000_000
 VERSION_ONE = 400_000
 CONTACTS = 250_000
@@ -68,19 +58,11 @@ def database_exists() -> bool:
 
 
 def create_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=ENV, check=True)
+    recreate_database(DATABASE, ENV)
 
 
 def setup_django() -> None:
-    os.environ.update(ENV)
-    import django
-
-    django.setup()
+    _setup_django(ENV)
 
 
 def import_journeys() -> dict[tuple[int, str], int]:

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,49 +26,31 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, SERVER, deployment_env, free_port, percentile, recreate_database
+from common import port_open as _port_open
+from common import setup_django as _setup_django
+
 sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "journeys_bench_engine"
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DATABASE_URL": f"{SERVER}/{DATABASE}",
-    "DEBUG": "0",
-    "SECRET_KEY": "bench-" + "x" * 40,
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+ENV = deployment_env(
+    DATABASE,
     # The embedded default (the ORM broker); set BENCH_REDIS_URL to measure the Redis broker.
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", ""),
-    "Q_WORKERS": os.environ.get("BENCH_WORKERS", "2"),
-    "TEXT_BACKEND": "content.backends.common.LocmemTextBackend",
-    "PUSH_BACKEND": "content.backends.common.LocmemPushBackend",
-    "LOG_LEVEL": "WARNING",
-}
+    REDIS_URL=os.environ.get("BENCH_REDIS_URL", ""),
+    Q_WORKERS=os.environ.get("BENCH_WORKERS", "2"),
+    TEXT_BACKEND="content.backends.common.LocmemTextBackend",
+    PUSH_BACKEND="content.backends.common.LocmemPushBackend",
+)
 
 
 # --- Set-up ---------------------------------------------------------------------------------
 
 
 def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=ENV, check=True)
+    recreate_database(DATABASE, ENV)
 
 
 def setup_django() -> None:
-    os.environ.update(ENV)
-    import django
-
-    django.setup()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    _setup_django(ENV)
 
 
 class SmtpSink:
@@ -146,11 +127,6 @@ def wait_for(condition, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return False
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def raw_single_row_inserts(seconds: float = 3.0) -> float:
@@ -256,11 +232,6 @@ def realtime(rate: int, seconds: int) -> dict:
         f"  202 -> email at the SMTP server: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (target p99 < 1000 ms)"
     )
     return result
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 # --- Throughput -----------------------------------------------------------------------------

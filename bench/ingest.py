@@ -27,7 +27,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,9 +36,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, SERVER, deployment_env, free_port, percentile, port_open, recreate_database
+
 sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "journeys_bench_ingest"
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
 BATCH = 500
@@ -48,15 +47,7 @@ TARGET_SINGLE_RATIO = 0.10
 TARGET_SINGLE_P99_MS = 50.0
 TARGET_BATCH_RATIO = 0.25
 
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DATABASE_URL": f"{SERVER}/{DATABASE}",
-    "DEBUG": "0",
-    "SECRET_KEY": "bench-" + "x" * 40,
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "LOG_LEVEL": "WARNING",
-}
+ENV = deployment_env(DATABASE)
 
 
 # --- Payloads: the example event, unique per request ----------------------------------
@@ -215,12 +206,7 @@ def generate(kind: str, *, clients: int, processes: int, seconds: float, **job_f
 
 
 def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=ENV, check=True)
+    recreate_database(DATABASE, ENV)
 
 
 def create_trigger_and_key() -> tuple[int, str]:
@@ -242,20 +228,6 @@ def create_trigger_and_key() -> tuple[int, str]:
     _, raw = create_api_key("bench", scope="events:write", source="bench", rate_per_second=10**7, burst=10**7)
     connections.close_all()
     return trigger.pk, raw
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def start_gunicorn(port: int, workers: int, threads: int, env: dict) -> subprocess.Popen:
@@ -321,11 +293,6 @@ def stored_rows(source: str) -> tuple[int, int]:
 
 
 # --- Report --------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 @dataclass(frozen=True)
