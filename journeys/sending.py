@@ -73,6 +73,11 @@ def _dispatch_claimed(delivery: Delivery) -> None:
     if delivery.commercial and delivery.contact_unsubscribed:
         block(delivery, BlockReason.UNSUBSCRIBED)
         return
+    if not delivery.content.is_ready:
+        # Moved back to Draft after it was queued (allowed once no live journey uses it, e.g.
+        # when only a replaced version's participants still reach it): a draft is never sent.
+        block(delivery, BlockReason.CONTENT_NOT_READY)
+        return
     try:
         provider_id = _send(delivery)
     except (TemplateSyntaxError, RenderError) as error:

@@ -127,6 +127,19 @@ def test_a_contact_who_unsubscribed_after_the_message_was_queued_gets_nothing(ma
     assert (delivery.status, delivery.reason) == (DeliveryStatus.BLOCKED, "unsubscribed")
 
 
+def test_a_message_moved_back_to_draft_after_it_was_queued_is_not_sent(make_delivery, email):
+    delivery = make_delivery(email)
+    email.status = "draft"
+    email.subject = "half-written"
+    email.save()
+
+    dispatch_delivery(delivery.pk)
+
+    assert mail.outbox == []
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.reason) == (DeliveryStatus.BLOCKED, "content_not_ready")
+
+
 @override_settings(TEXT_BACKEND="tests.sending.test_dispatch.RefusingBackend")
 def test_a_permanent_provider_error_fails_the_delivery_with_the_reason(make_delivery, text):
     delivery = make_delivery(text)
