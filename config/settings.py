@@ -99,7 +99,11 @@ else:
     # The ORM broker opens a connection per poll when connections are not kept (ENGINE-NOTES):
     # persistent connections with health checks are an 8-10x difference in task throughput.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No SELECT 1 before each request's first query (a round trip per API event): a
+    # connection the database closed fails that one request instead; the ingest API answers
+    # it with 503 and Retry-After (its retries are idempotent), workers' tasks are retried,
+    # and Django reconnects on the next request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -8,6 +8,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -56,6 +57,17 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's own errors (401, 403, 405 …) in the same shape as ours."""
     if isinstance(exc, ApiError):
         return exc.response()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away (a restart, a failover, a connection it closed). Django drops
+        # the broken connection when this request ends and the next one reconnects. Whether
+        # the INSERT committed is unknown, so the website retries with the same event_id: a
+        # stored event then answers 202 as a duplicate, a lost one is stored.
+        return error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The event store is unavailable for a moment. Retry with the same event_id.",
+            headers={"Retry-After": "1"},
+        )
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
