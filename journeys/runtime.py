@@ -26,7 +26,6 @@ from .models import (
     StepKind,
     VersionState,
 )
-from .queue import enqueue_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +191,6 @@ def _message(participant: Participant, step: Step, plan: Plan, now: datetime, ar
         )
     else:
         transitions.update_held_delivery(delivery, status=status, reason=reason, next_attempt_at=next_attempt)
-        if status == DeliveryStatus.QUEUED:
-            enqueue_dispatch(delivery.pk)
     detail = {"channel": delivery.channel}
     if decision.action == "hold":
         transitions.wait_until(participant, step, decision.until, now, HistoryOutcome.HELD, detail, delivery)

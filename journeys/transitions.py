@@ -330,8 +330,11 @@ def create_delivery(
 
 
 def update_held_delivery(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:
-    """A message held for quiet hours is released (queued) or, on a second look, blocked."""
+    """A message held for quiet hours is released (queued, then handed to the workers after
+    commit) or, on a second look, blocked."""
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.HELD).update(
         status=status, reason=reason, next_attempt_at=next_attempt_at, updated_at=timezone.now()
     )
     delivery.status, delivery.reason, delivery.next_attempt_at = status, reason, next_attempt_at
+    if status == DeliveryStatus.QUEUED:
+        enqueue_dispatch(delivery.pk)

@@ -155,3 +155,24 @@ def make_delivery(participant, contact) -> Callable[..., Delivery]:
         )
 
     return make
+
+
+@pytest.fixture
+def twilio():
+    """A fake Twilio on loopback, and the text backend pointed at it (token "secret-token")."""
+    from django.test import override_settings
+
+    from .fake_providers import FakeTwilio, serve
+
+    provider = FakeTwilio()
+    with (
+        serve(provider) as base_url,
+        override_settings(
+            TEXT_BACKEND="content.backends.twilio.TwilioTextBackend",
+            TWILIO_BASE_URL=base_url,
+            TWILIO_ACCOUNT_SID="AC123",
+            TWILIO_AUTH_TOKEN="secret-token",
+            TWILIO_FROM="+15550000000",
+        ),
+    ):
+        yield provider

@@ -15,25 +15,7 @@ from content.errors import PermanentSendError, TransientSendError
 from journeys.models import Delivery, DeliveryStatus
 from journeys.sending import dispatch_delivery, retry_due_deliveries
 
-from .fake_providers import FakeTwilio, serve
-
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def twilio():
-    provider = FakeTwilio()
-    with (
-        serve(provider) as base_url,
-        override_settings(
-            TEXT_BACKEND="content.backends.twilio.TwilioTextBackend",
-            TWILIO_BASE_URL=base_url,
-            TWILIO_ACCOUNT_SID="AC123",
-            TWILIO_AUTH_TOKEN="secret-token",
-            TWILIO_FROM="+15550000000",
-        ),
-    ):
-        yield provider
 
 
 def test_a_text_is_posted_as_a_form_with_basic_auth_and_the_idempotency_token(twilio):

@@ -3,7 +3,6 @@ Twilio's own refusal, error 21610) unsubscribes the number, and START subscribes
 
 import urllib.parse
 
-import pytest
 from django.test import override_settings
 from django.utils import timezone
 
@@ -13,27 +12,9 @@ from journeys.policy import Decision, decide
 from journeys.sending import dispatch_delivery
 from triggers.models import Event
 
-from .fake_providers import FakeTwilio, serve
-
 STATUS_URL = "http://testserver/webhooks/twilio/status"
 INBOUND_URL = "http://testserver/webhooks/twilio/inbound"
 INTERNAL = Event.objects.filter(source="internal")
-
-
-@pytest.fixture
-def twilio():
-    provider = FakeTwilio()
-    with (
-        serve(provider) as base_url,
-        override_settings(
-            TEXT_BACKEND="content.backends.twilio.TwilioTextBackend",
-            TWILIO_BASE_URL=base_url,
-            TWILIO_ACCOUNT_SID="AC123",
-            TWILIO_AUTH_TOKEN="secret-token",
-            TWILIO_FROM="+15550000000",
-        ),
-    ):
-        yield provider
 
 
 def _twilio_post(client, url, params, *, token="secret-token"):
