@@ -14,19 +14,13 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncHour
 
-from journeys.models import Delivery, HistoryOutcome, Participant, ParticipantHistory
+from journeys.models import Delivery, Participant, ParticipantHistory
+from journeys.steps import leaving_outcomes
 
 HOUR = timedelta(hours=1)
-# History outcomes with which journeys.runtime ends a step for a participant: one per
+# History outcomes with which a step's kind ends the step for a participant: one per
 # participant and step (a step is never run twice; a held message is sent or blocked once).
-LEAVING_OUTCOMES = (
-    HistoryOutcome.SENT,
-    HistoryOutcome.BLOCKED,
-    HistoryOutcome.WAITED,
-    HistoryOutcome.YES,
-    HistoryOutcome.NO,
-    HistoryOutcome.PATH,
-)
+LEAVING_OUTCOMES = leaving_outcomes()
 # Delivery timestamps counted as funnel stages, in funnel order.
 STAGES = ("sent", "delivered", "opened", "clicked", "bounced", "failed")
 

@@ -54,7 +54,6 @@ from django.utils import timezone
 from journeys.models import (
     Delivery,
     DeliveryStatus,
-    HistoryOutcome,
     Journey,
     JourneyVersion,
     Participant,
@@ -64,14 +63,14 @@ from journeys.models import (
     StepKind,
     VersionState,
 )
+from journeys.steps import kind_of, kinds
 
 from .counts import LEAVING_OUTCOMES, STAGES
 from .sources import Groups, Sources, cohort_groups, dashboard_totals, sources_for
 
 __all__ = ["LEAVING_OUTCOMES", "STAGES"]
 
-PATH_OUTCOMES = (HistoryOutcome.YES, HistoryOutcome.NO, HistoryOutcome.PATH)
-LEFT_STATES = (ParticipantState.EXITED, ParticipantState.STOPPED)
+KINDS = {k.name for k in kinds()}
 # Up to this span, entries are counted per hour; beyond it, per day.
 HOURLY_UP_TO = timedelta(hours=48)
 
@@ -348,19 +347,11 @@ def _step_figures(cohort: Cohort, version: JourneyVersion | None) -> tuple[dict[
 
 def _new_figures(step: Step, depth: int, label: str) -> StepFigures:
     figures = StepFigures(key=step.key, kind=step.kind, depth=depth, branch_label=label)
-    if step.is_message:
+    kind = kind_of(step.kind)
+    if kind.channel and step.content is not None:
         figures.messages = MessageFigures(channel=step.content.channel, content=step.content.name)
-    figures.paths = [PathFigure(key, name, 0) for key, name in _path_labels(step)]
+    figures.paths = [PathFigure(key, name, 0) for key, name in kind.funnel_paths(step)]
     return figures
-
-
-def _path_labels(step: Step) -> list[tuple[str, str]]:
-    if step.kind == StepKind.WAIT_FOR:
-        return [("yes", "Yes"), ("no", "No")]
-    if step.kind in (StepKind.BRANCH, StepKind.SPLIT):
-        labels = [(str(i), p.get("name") or f"Path {i + 1}") for i, p in enumerate(step.paths)]
-        return [*labels, ("otherwise", "Otherwise")] if step.kind == StepKind.BRANCH else labels
-    return []
 
 
 def _add_history(groups: Groups, by_id: dict[int, StepFigures]) -> None:
@@ -370,9 +361,9 @@ def _add_history(groups: Groups, by_id: dict[int, StepFigures]) -> None:
         if figures is None:
             continue
         figures.processed += row["rows"]
-        if row["outcome"] not in PATH_OUTCOMES:
+        key = kind_of(figures.kind).path_outcome(row["outcome"], row["path"]) if figures.kind in KINDS else None
+        if key is None:
             continue
-        key = row["outcome"] if row["outcome"] != HistoryOutcome.PATH else row["path"]
         path = next((p for p in figures.paths if p.key == key), None)
         if path is None:  # a path of another version of the step
             path = PathFigure(key, key, 0)

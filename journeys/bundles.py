@@ -15,15 +15,16 @@ from .definition import (
     Catalogue,
     ContentSpec,
     JourneySpec,
-    PathSpec,
     StepSpec,
     TriggerSpec,
     bundle_to_dict,
     journey_to_dict,
     parse_bundle,
 )
-from .models import Journey, JourneyVersion, Step, StepKind, VersionState
+from .models import Journey, JourneyVersion, Step, VersionState
 from .publishing import PublishError, new_version_number, publish
+from .spec import CONFLICT, INVALID, NOT_PUBLISHABLE, UNKNOWN, SpecError, SpecPath
+from .steps import References, kind_of
 
 CONTENT_MODELS = {"email": Email, "text": TextMessage, "push": PushNotification}
 # Bundle field name -> model field name, where they differ.
@@ -66,15 +67,29 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
 
 
 def _check_against_database(bundle: Bundle) -> None:
-    errors = []
+    errors: list[SpecError] = []
     builtin = set(Trigger.objects.filter(builtin=True).values_list("key", flat=True))
     for i, spec in enumerate(bundle.triggers):
         if spec.key in builtin:
-            errors.append(f"triggers[{i}].key: {spec.key!r} is a built-in trigger and cannot be changed")
+            errors.append(
+                SpecError(
+                    SpecPath(("triggers", i, "key")),
+                    CONFLICT,
+                    f"{spec.key!r} is a built-in trigger and cannot be changed",
+                )
+            )
     channels = dict(Content.objects.filter(key__in=[c.key for c in bundle.content]).values_list("key", "channel"))
     for i, spec in enumerate(bundle.content):
         if spec.key in channels and channels[spec.key] != spec.channel:
-            errors.append(f"content[{i}].channel: {spec.key!r} exists as {channels[spec.key]} content")
+            errors.append(
+                SpecError(
+                    SpecPath(("content", i, "channel")),
+                    CONFLICT,
+                    f"{spec.key!r} exists as {channels[spec.key]} content",
+                )
+            )
+        elif spec.status == "ready":
+            errors.extend(_ready_problems(spec, i))
     if errors:
         raise BundleError(errors)
 
@@ -95,7 +110,7 @@ def _save_trigger(spec: TriggerSpec) -> str:
 
 def _save_content(spec: ContentSpec) -> str:
     model = CONTENT_MODELS[spec.channel]
-    values = {CONTENT_FIELD_NAMES.get(k, k): v for k, v in spec.fields.items()}
+    values: dict[str, str] = _content_values(spec)
     values.update(name=spec.name, status=spec.status)
     _, created = model.objects.update_or_create(key=spec.key, defaults=values)
     return f"content {spec.key}: {'created' if created else 'updated'}"
@@ -119,7 +134,12 @@ def _save_journey(spec: JourneySpec, index: int, publish_journeys: bool) -> str:
         try:
             publish(draft)
         except PublishError as e:
-            raise BundleError([f"journeys[{index}]: cannot publish: {problem}" for problem in e.problems]) from e
+            raise BundleError(
+                [
+                    SpecError(SpecPath(("journeys", index)), NOT_PUBLISHABLE, f"cannot publish: {problem}")
+                    for problem in e.problems
+                ]
+            ) from e
         outcome = f"journey {spec.key}: {'created' if created else 'updated'}, version {draft.number} published"
     return outcome
 
@@ -140,12 +160,21 @@ def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
     # Children before parents is what CASCADE needs; of_step is PROTECT, so clear it first.
     version.steps.update(of_step=None)
     version.steps.all().delete()
-    contents = {c.key: c for c in Content.objects.all()}
-    _create_steps(version, spec.steps, None, "", {}, triggers, contents)
+    created: dict[str, Step] = {}
+    refs = References(triggers=triggers, contents={c.key: c for c in Content.objects.all()}, steps=created)
+    _create_steps(version, spec.steps, None, "", refs, created)
 
 
-def _create_steps(version, specs, parent, path, created, triggers, contents) -> None:
+def _create_steps(
+    version: JourneyVersion,
+    specs: list[StepSpec],
+    parent: Step | None,
+    path: str,
+    refs: References,
+    created: dict[str, Step],
+) -> None:
     for position, spec in enumerate(specs):
+        kind = kind_of(spec.type)
         step = Step.objects.create(
             version=version,
             key=spec.id,
@@ -153,21 +182,11 @@ def _create_steps(version, specs, parent, path, created, triggers, contents) -> 
             parent=parent,
             path=path,
             position=position,
-            content=contents.get(spec.content) if spec.content else None,
-            to=spec.to,
-            duration=spec.duration,
-            until=spec.until,
-            trigger=triggers.get(spec.trigger) if spec.trigger else None,
-            of_step=created.get(spec.of_step) if spec.of_step else None,
-            conditions=spec.conditions,
-            paths=[
-                {"name": p.name, **({"percent": p.percent} if spec.type == "split" else {"conditions": p.conditions})}
-                for p in spec.paths
-            ],
+            **kind.to_model(spec, refs),
         )
         created[spec.id] = step
-        for child_path, children in spec.children():
-            _create_steps(version, children, step, child_path, created, triggers, contents)
+        for child_path, children in kind.children(spec):
+            _create_steps(version, children, step, child_path, refs, created)
 
 
 def version_to_spec(version: JourneyVersion) -> JourneySpec:
@@ -183,31 +202,8 @@ def version_to_spec(version: JourneyVersion) -> JourneySpec:
         return [to_spec(step) for step in by_parent.get((parent_id, path), [])]
 
     def to_spec(step: Step) -> StepSpec:
-        spec = StepSpec(
-            id=step.key,
-            type=step.kind,
-            content=step.content.key if step.content else None,
-            to=step.to,
-            duration=step.duration,
-            until=step.until,
-            trigger=step.trigger.key if step.trigger else None,
-            of_step=step.of_step.key if step.of_step else None,
-            conditions=step.conditions,
-        )
-        if step.kind == StepKind.WAIT_FOR:
-            spec.yes, spec.no = build(step.pk, "yes"), build(step.pk, "no")
-        elif step.kind in (StepKind.BRANCH, StepKind.SPLIT):
-            spec.paths = [
-                PathSpec(
-                    name=p.get("name", ""),
-                    conditions=p.get("conditions", []),
-                    percent=p.get("percent"),
-                    steps=build(step.pk, str(i)),
-                )
-                for i, p in enumerate(step.paths)
-            ]
-            if step.kind == StepKind.BRANCH:
-                spec.otherwise = build(step.pk, "otherwise")
+        spec = StepSpec(id=step.key, type=step.kind)
+        kind_of(step.kind).from_model(step, spec, lambda path: build(step.pk, path))
         return spec
 
     percent = version.goal_target_percent
@@ -239,7 +235,9 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
     if keys:
         missing = sorted(set(keys) - set(journeys.filter(key__in=keys).values_list("key", flat=True)))
         if missing:
-            raise BundleError([f"journeys: no journey with key {key!r}" for key in missing])
+            raise BundleError(
+                [SpecError(SpecPath(("journeys",)), UNKNOWN, f"no journey with key {key!r}") for key in missing]
+            )
         journeys = journeys.filter(key__in=keys)
     specs = []
     for journey in journeys:
@@ -262,6 +260,23 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
         journeys=specs,
     )
     return bundle_to_dict(bundle)
+
+
+def _ready_problems(spec: ContentSpec, index: int) -> list[SpecError]:
+    """Content imported as Ready to send passes the checks marking it Ready would make
+    (content.checks), so an import cannot make Ready what the admin would refuse."""
+    from content.checks import check_content, errors
+
+    model = CONTENT_MODELS[spec.channel]
+    content = model(key=spec.key, name=spec.name, **_content_values(spec))
+    return [
+        SpecError(SpecPath(("content", index, problem.field)), INVALID, f"cannot be Ready to send: {problem.message}")
+        for problem in errors(check_content(content))
+    ]
+
+
+def _content_values(spec: ContentSpec) -> dict[str, str]:
+    return {CONTENT_FIELD_NAMES.get(k, k): v for k, v in spec.fields.items()}
 
 
 def _walk(steps: list[StepSpec]) -> Iterable[StepSpec]:

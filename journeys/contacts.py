@@ -3,11 +3,14 @@ whatever fields later events carry."""
 
 import zoneinfo
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
 from .models import Contact
+
+if TYPE_CHECKING:
+    from .models import Participant
 
 CONTACT_FIELDS = ("email", "phone", "push_token", "first_name", "last_name", "time_zone")
 
@@ -59,3 +62,32 @@ def _is_time_zone(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+# --- What conditions, addresses and templates read ----------------------------------------------
+
+
+def contact_fields(contact: Contact) -> dict[str, Any]:
+    """A contact as conditions, addresses and message templates see it: its attributes, then
+    its own fields (which win over a same-named attribute)."""
+    return {
+        **(contact.attributes if isinstance(contact.attributes, dict) else {}),
+        "id": contact.external_id,
+        **{name: getattr(contact, name) for name in CONTACT_FIELDS},
+    }
+
+
+def trigger_data(participant: "Participant") -> Mapping[str, Any]:
+    """The attributes of the event the participant entered with ({} without one)."""
+    event = participant.entry_event
+    return event.attributes if event is not None and isinstance(event.attributes, dict) else {}
+
+
+def resolve_address(participant: "Participant", expression: str) -> str:
+    """`contact.email` or `trigger.<path>` to an address ('' when there is none)."""
+    from .conditions import get_path
+
+    source, _, path = expression.partition(".")
+    data = contact_fields(participant.contact) if source == "contact" else trigger_data(participant)
+    value = get_path(data, path)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,25 +1,65 @@
 """The journey format (docs/journey-format.md): parse, validate and serialise bundles.
 
 Pure: no database. The caller says which triggers and content exist outside the bundle
-(`Catalogue`), and gets back typed specs or every error at once, each with its path
-(`journeys[0].steps[1].within: …`).
+(`Catalogue`), and gets back typed specs or every error at once, each a `SpecError` with its
+path (`journeys[0].steps[1].within: …`). What a step of each kind holds is its kind's
+business (journeys.steps): this module parses what every step has (an id, a type) and hands
+the rest to the kind.
 """
 
-import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-from django.utils.dateparse import parse_datetime
 
 from .conditions import MAX_CONDITIONS, condition_problems
 from .durations import DurationError, format_duration, parse_wait
+from .spec import (
+    ATTRIBUTE_PATH,
+    DUPLICATE,
+    INVALID,
+    NO_STEPS,
+    NOT_ALLOWED,
+    REQUIRED,
+    TOO_DEEP,
+    TOO_MANY,
+    UNKNOWN,
+    WRONG_TYPE,
+    AttributeSpec,
+    ContentSpec,
+    Errors,
+    JourneySpec,
+    PathSpec,
+    SpecError,
+    SpecPath,
+    StepSpec,
+    TriggerSpec,
+    key,
+    listed,
+    mapping,
+    text,
+)
+from .steps import kind_of, kinds
+
+__all__ = [
+    "AttributeSpec",
+    "Bundle",
+    "BundleError",
+    "Catalogue",
+    "ContentSpec",
+    "JourneySpec",
+    "PathSpec",
+    "SpecError",
+    "StepSpec",
+    "TriggerSpec",
+    "bundle_to_dict",
+    "journey_to_dict",
+    "parse_bundle",
+    "step_to_dict",
+]
 
 MAX_BRANCH_DEPTH = 8
-KEY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 ATTRIBUTE_TYPES = ("text", "number", "boolean", "datetime", "object", "list")
 CHANNEL_FIELDS = {
     "email": ("subject", "preheader", "from_name", "from_email", "reply_to", "html", "text", "purpose"),
@@ -27,92 +67,9 @@ CHANNEL_FIELDS = {
     "push": ("title", "body", "image_url", "link", "purpose"),
 }
 REQUIRED_CHANNEL_FIELDS = {"email": ("subject", "from_email"), "text": ("body",), "push": ("title", "body")}
-MESSAGE_TYPES = ("email", "text", "push")
-STEP_TYPES = (*MESSAGE_TYPES, "wait", "wait_for", "branch", "split")
-# Where each channel's address may come from, besides a trigger attribute (`trigger.<path>`).
-CONTACT_ADDRESSES = {"email": "contact.email", "text": "contact.phone", "push": "contact.push_token"}
 REPEAT_POLICIES = ("never", "after_exit", "immediately")
-
-
-@dataclass
-class AttributeSpec:
-    name: str
-    type: str
-    required: bool = False
-    description: str = ""
-
-
-@dataclass
-class TriggerSpec:
-    key: str
-    name: str
-    status: str = "draft"
-    description: str = ""
-    attributes: list[AttributeSpec] = field(default_factory=list)
-
-    def schema(self) -> dict[str, str]:
-        return {a.name: a.type for a in self.attributes}
-
-
-@dataclass
-class ContentSpec:
-    key: str
-    channel: str
-    name: str
-    status: str = "draft"
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class PathSpec:
-    name: str
-    steps: list["StepSpec"]
-    conditions: list[dict] = field(default_factory=list)
-    percent: int | None = None
-
-
-@dataclass
-class StepSpec:
-    id: str
-    type: str
-    content: str | None = None
-    to: str = ""
-    duration: timedelta | None = None
-    until: datetime | None = None
-    trigger: str | None = None
-    of_step: str | None = None
-    conditions: list[dict] = field(default_factory=list)
-    yes: list["StepSpec"] = field(default_factory=list)
-    no: list["StepSpec"] = field(default_factory=list)
-    paths: list[PathSpec] = field(default_factory=list)
-    otherwise: list["StepSpec"] = field(default_factory=list)
-
-    def children(self) -> list[tuple[str, list["StepSpec"]]]:
-        """Outgoing paths as (path name, steps), in the order they are stored."""
-        if self.type == "wait_for":
-            return [("yes", self.yes), ("no", self.no)]
-        if self.type in ("branch", "split"):
-            paths = [(str(i), p.steps) for i, p in enumerate(self.paths)]
-            return [*paths, ("otherwise", self.otherwise)] if self.type == "branch" else paths
-        return []
-
-
-@dataclass
-class JourneySpec:
-    key: str
-    name: str
-    type: str = "trigger"
-    description: str = ""
-    time_zone: str = "UTC"
-    start_trigger: str | None = None
-    start_conditions: list[dict] = field(default_factory=list)
-    repeat: str = "after_exit"
-    segment: str | None = None
-    goal_trigger: str | None = None
-    goal_target_percent: float | None = None
-    goal_window: timedelta = timedelta(days=3)
-    exit_triggers: list[str] = field(default_factory=list)
-    steps: list[StepSpec] = field(default_factory=list)
+ROOT = SpecPath()
+BUNDLE = SpecPath(("bundle",))  # where a problem of the bundle as a whole is
 
 
 @dataclass
@@ -131,73 +88,36 @@ class Catalogue:
 
 
 class BundleError(ValueError):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
+    """Everything wrong with a bundle. `problems` are the SpecErrors; `errors` the same as
+    text ("journeys[0].steps[1].within: 100d is longer than the 90-day limit")."""
 
+    def __init__(self, problems: list[SpecError]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
 
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
-
-
-def _text(data: Mapping, name: str, path: str, errors: _Errors, *, required: bool = True, default: str = "") -> str:
-    value = data.get(name, default)
-    if value is None:
-        value = default
-    if not isinstance(value, str):
-        errors.add(f"{path}.{name}", "must be a string")
-        return default
-    if required and not value.strip():
-        errors.add(f"{path}.{name}", "is required")
-    return value
-
-
-def _key(data: Mapping, path: str, errors: _Errors, name: str = "key") -> str:
-    value = _text(data, name, path, errors)
-    if value and not KEY.match(value):
-        errors.add(f"{path}.{name}", "use lower-case letters, digits, '-' and '_' (e.g. abandoned-cart)")
-    return value
-
-
-def _list(data: Mapping, name: str, path: str, errors: _Errors) -> list:
-    value = data.get(name, [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.add(f"{path}.{name}", "must be a list")
-        return []
-    return value
-
-
-def _object(value: Any, path: str, errors: _Errors) -> Mapping:
-    if not isinstance(value, Mapping):
-        errors.add(path, "must be an object")
-        return {}
-    return value
+    @property
+    def errors(self) -> list[str]:
+        return [str(p) for p in self.problems]
 
 
 def parse_bundle(data: Any, catalogue: Catalogue | None = None) -> Bundle:
     """Parse and validate a bundle; raise BundleError listing every problem."""
     catalogue = catalogue or Catalogue()
-    errors = _Errors()
-    root = _object(data, "bundle", errors)
+    errors = Errors()
+    root = mapping(data, BUNDLE, errors)
     triggers = [
-        _parse_trigger(t, f"triggers[{i}]", errors) for i, t in enumerate(_list(root, "triggers", "bundle", errors))
+        _parse_trigger(t, ROOT / "triggers" / i, errors) for i, t in enumerate(listed(root, "triggers", BUNDLE, errors))
     ]
     content = [
-        _parse_content(c, f"content[{i}]", errors) for i, c in enumerate(_list(root, "content", "bundle", errors))
+        _parse_content(c, ROOT / "content" / i, errors) for i, c in enumerate(listed(root, "content", BUNDLE, errors))
     ]
     _unique([t.key for t in triggers], "triggers", errors)
     _unique([c.key for c in content], "content", errors)
     schemas = {**catalogue.trigger_schemas, **{t.key: t.schema() for t in triggers}}
     channels = {**catalogue.content_channels, **{c.key: c.channel for c in content}}
     journeys = [
-        _parse_journey(j, f"journeys[{i}]", errors, schemas, channels)
-        for i, j in enumerate(_list(root, "journeys", "bundle", errors))
+        _parse_journey(j, ROOT / "journeys" / i, errors, schemas, channels)
+        for i, j in enumerate(listed(root, "journeys", BUNDLE, errors))
     ]
     _unique([j.key for j in journeys], "journeys", errors)
     if errors.items:
@@ -205,301 +125,224 @@ def parse_bundle(data: Any, catalogue: Catalogue | None = None) -> Bundle:
     return Bundle(triggers=triggers, content=content, journeys=journeys)
 
 
-def _unique(keys: list[str], path: str, errors: _Errors) -> None:
+def _unique(keys: list[str], name: str, errors: Errors) -> None:
     seen = set()
-    for i, key in enumerate(keys):
-        if key and key in seen:
-            errors.add(f"{path}[{i}].key", f"{key!r} appears twice")
-        seen.add(key)
+    for i, value in enumerate(keys):
+        if value and value in seen:
+            errors.add(ROOT / name / i / "key", DUPLICATE, f"{value!r} appears twice")
+        seen.add(value)
 
 
-def _parse_trigger(raw: Any, path: str, errors: _Errors) -> TriggerSpec:
-    data = _object(raw, path, errors)
+def _parse_trigger(raw: Any, path: SpecPath, errors: Errors) -> TriggerSpec:
+    data = mapping(raw, path, errors)
     spec = TriggerSpec(
-        key=_key(data, path, errors),
-        name=_text(data, "name", path, errors),
+        key=key(data, path, errors),
+        name=text(data, "name", path, errors),
         status=data.get("status", "draft"),
-        description=_text(data, "description", path, errors, required=False),
+        description=text(data, "description", path, errors, required=False),
     )
     if spec.status not in ("draft", "ready"):
-        errors.add(f"{path}.status", "must be draft or ready")
-    for i, raw_attr in enumerate(_list(data, "attributes", path, errors)):
-        attr_path = f"{path}.attributes[{i}]"
-        attr = _object(raw_attr, attr_path, errors)
-        name = _text(attr, "name", attr_path, errors)
+        errors.add(path / "status", INVALID, "must be draft or ready")
+    for i, raw_attr in enumerate(listed(data, "attributes", path, errors)):
+        attr_path = path / "attributes" / i
+        attr = mapping(raw_attr, attr_path, errors)
+        name = text(attr, "name", attr_path, errors)
         if name and not ATTRIBUTE_PATH.match(name):
-            errors.add(f"{attr_path}.name", "use letters, digits and '_', with dots between nested names")
+            errors.add(attr_path / "name", INVALID, "use letters, digits and '_', with dots between nested names")
         type_ = attr.get("type")
         if type_ not in ATTRIBUTE_TYPES:
-            errors.add(f"{attr_path}.type", f"must be one of {', '.join(ATTRIBUTE_TYPES)}")
+            errors.add(attr_path / "type", INVALID, f"must be one of {', '.join(ATTRIBUTE_TYPES)}")
         required = attr.get("required", False)
         if not isinstance(required, bool):
-            errors.add(f"{attr_path}.required", "must be true or false")
+            errors.add(attr_path / "required", WRONG_TYPE, "must be true or false")
         spec.attributes.append(
-            AttributeSpec(name, type_, bool(required), _text(attr, "description", attr_path, errors, required=False))
+            AttributeSpec(name, type_, bool(required), text(attr, "description", attr_path, errors, required=False))
         )
     types = spec.schema()
     for i, attr in enumerate(spec.attributes):
         parent = attr.name.rpartition(".")[0]
         if parent and types.get(parent) != "object":
-            errors.add(f"{path}.attributes[{i}].name", f"nested under {parent!r}, which must be an object attribute")
+            errors.add(
+                path / "attributes" / i / "name", INVALID, f"nested under {parent!r}, which must be an object attribute"
+            )
     return spec
 
 
-def _parse_content(raw: Any, path: str, errors: _Errors) -> ContentSpec:
-    data = _object(raw, path, errors)
+def _parse_content(raw: Any, path: SpecPath, errors: Errors) -> ContentSpec:
+    data = mapping(raw, path, errors)
     channel = data.get("channel")
     spec = ContentSpec(
-        key=_key(data, path, errors),
+        key=key(data, path, errors),
         channel=channel,
-        name=_text(data, "name", path, errors, required=False) or data.get("key", ""),
+        name=text(data, "name", path, errors, required=False) or data.get("key", ""),
         status=data.get("status", "draft"),
     )
     if spec.status not in ("draft", "ready"):
-        errors.add(f"{path}.status", "must be draft or ready")
+        errors.add(path / "status", INVALID, "must be draft or ready")
     if channel not in CHANNEL_FIELDS:
-        errors.add(f"{path}.channel", "must be email, text or push")
+        errors.add(path / "channel", INVALID, "must be email, text or push")
         return spec
     allowed = {"key", "channel", "name", "status", "description", *CHANNEL_FIELDS[channel]}
     for name in sorted(set(data) - allowed):
-        errors.add(f"{path}.{name}", f"is not a field of {channel} content")
+        errors.add(path / name, NOT_ALLOWED, f"is not a field of {channel} content")
     for name in CHANNEL_FIELDS[channel]:
         if name in data:
-            spec.fields[name] = _text(data, name, path, errors, required=False)
+            spec.fields[name] = text(data, name, path, errors, required=False)
     for name in REQUIRED_CHANNEL_FIELDS[channel]:
-        _text(data, name, path, errors)
+        text(data, name, path, errors)
     if "description" in data:
-        spec.fields["description"] = _text(data, "description", path, errors, required=False)
+        spec.fields["description"] = text(data, "description", path, errors, required=False)
     if spec.fields.get("purpose", "commercial") not in ("commercial", "transactional"):
-        errors.add(f"{path}.purpose", "must be commercial or transactional")
+        errors.add(path / "purpose", INVALID, "must be commercial or transactional")
     return spec
 
 
-class _JourneyContext:
-    def __init__(self, path: str, errors: _Errors, schemas: dict, channels: dict):
-        self.path, self.errors, self.schemas, self.channels = path, errors, schemas, channels
+class ParseContext:
+    """What a step kind's parser may ask about the journey it is in."""
+
+    def __init__(self, errors: Errors, schemas: dict, channels: dict):
+        self.errors, self.schemas, self.channels = errors, schemas, channels
         self.step_ids: dict[str, str] = {}  # id -> type, in document order
 
-    def trigger(self, key: Any, path: str) -> str | None:
-        if not isinstance(key, str) or not key:
-            self.errors.add(path, "is required")
-            return None
-        if key not in self.schemas:
-            self.errors.add(path, f"unknown trigger {key!r}")
-        return key
+    def add(self, path: SpecPath, code: str, message: str) -> None:
+        self.errors.add(path, code, message)
 
-    def conditions(self, raw: Any, path: str, schema: dict | None) -> list[dict]:
+    def trigger(self, value: Any, path: SpecPath) -> str | None:
+        if not isinstance(value, str) or not value:
+            self.errors.add(path, REQUIRED, "is required")
+            return None
+        if value not in self.schemas:
+            self.errors.add(path, UNKNOWN, f"unknown trigger {value!r}")
+        return value
+
+    def conditions(self, raw: Any, path: SpecPath, schema: dict | None) -> list[dict]:
         if raw is None:
             return []
         if not isinstance(raw, list):
-            self.errors.add(path, "must be a list")
+            self.errors.add(path, WRONG_TYPE, "must be a list")
             return []
         if len(raw) > MAX_CONDITIONS:
-            self.errors.add(path, f"at most {MAX_CONDITIONS} conditions")
+            self.errors.add(path, TOO_MANY, f"at most {MAX_CONDITIONS} conditions")
         for i, condition in enumerate(raw):
             for field_name, message in condition_problems(condition, schema):
-                self.errors.add(f"{path}[{i}]" + (f".{field_name}" if field_name else ""), message)
+                self.errors.add(path / i / field_name if field_name else path / i, INVALID, message)
         return [dict(c) for c in raw if isinstance(c, Mapping)]
 
+    def wait(self, raw: Any, path: SpecPath) -> timedelta | None:
+        try:
+            return parse_wait(raw)
+        except DurationError as e:
+            self.errors.add(path, INVALID, str(e))
+            return None
 
-def _parse_journey(raw: Any, path: str, errors: _Errors, schemas: dict, channels: dict) -> JourneySpec:
-    data = _object(raw, path, errors)
-    ctx = _JourneyContext(path, errors, schemas, channels)
+    def steps(self, raw: Any, path: SpecPath, depth: int, passed: list[str]) -> list[StepSpec]:
+        """A nested sequence of steps (a path of a branching step)."""
+        return _parse_steps(raw, path, self, depth, passed)
+
+
+def _parse_journey(raw: Any, path: SpecPath, errors: Errors, schemas: dict, channels: dict) -> JourneySpec:
+    data = mapping(raw, path, errors)
+    ctx = ParseContext(errors, schemas, channels)
     spec = JourneySpec(
-        key=_key(data, path, errors),
-        name=_text(data, "name", path, errors),
+        key=key(data, path, errors),
+        name=text(data, "name", path, errors),
         type=data.get("type", "trigger"),
-        description=_text(data, "description", path, errors, required=False),
-        time_zone=_text(data, "time_zone", path, errors, required=False, default="UTC") or "UTC",
+        description=text(data, "description", path, errors, required=False),
+        time_zone=text(data, "time_zone", path, errors, required=False, default="UTC") or "UTC",
     )
     if spec.type not in ("trigger", "segment"):
-        errors.add(f"{path}.type", "must be trigger or segment")
+        errors.add(path / "type", INVALID, "must be trigger or segment")
     try:
         zoneinfo.ZoneInfo(spec.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        errors.add(f"{path}.time_zone", f"{spec.time_zone!r} is not an IANA time zone such as Europe/Paris")
+        errors.add(path / "time_zone", INVALID, f"{spec.time_zone!r} is not an IANA time zone such as Europe/Paris")
 
-    start = _object(data.get("start", {}), f"{path}.start", errors)
+    start_path = path / "start"
+    start = mapping(data.get("start", {}), start_path, errors)
     if spec.type == "trigger":
-        spec.start_trigger = ctx.trigger(start.get("trigger"), f"{path}.start.trigger")
+        spec.start_trigger = ctx.trigger(start.get("trigger"), start_path / "trigger")
     else:
-        spec.segment = _text(start, "segment", f"{path}.start", errors)
+        spec.segment = text(start, "segment", start_path, errors)
     schema = schemas.get(spec.start_trigger or "")
-    spec.start_conditions = ctx.conditions(start.get("conditions"), f"{path}.start.conditions", schema)
+    spec.start_conditions = ctx.conditions(start.get("conditions"), start_path / "conditions", schema)
     spec.repeat = start.get("repeat", "after_exit")
     if spec.repeat not in REPEAT_POLICIES:
-        errors.add(f"{path}.start.repeat", f"must be one of {', '.join(REPEAT_POLICIES)}")
+        errors.add(start_path / "repeat", INVALID, f"must be one of {', '.join(REPEAT_POLICIES)}")
 
     if data.get("goal") is not None:
-        goal = _object(data["goal"], f"{path}.goal", errors)
-        spec.goal_trigger = ctx.trigger(goal.get("trigger"), f"{path}.goal.trigger")
+        goal_path = path / "goal"
+        goal = mapping(data["goal"], goal_path, errors)
+        spec.goal_trigger = ctx.trigger(goal.get("trigger"), goal_path / "trigger")
         percent = goal.get("target_percent")
         if percent is not None and (
             isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100
         ):
-            errors.add(f"{path}.goal.target_percent", "must be a number from 0 to 100")
+            errors.add(goal_path / "target_percent", INVALID, "must be a number from 0 to 100")
         else:
             spec.goal_target_percent = percent
         if "window" in goal:
-            try:
-                spec.goal_window = parse_wait(goal["window"])
-            except DurationError as e:
-                errors.add(f"{path}.goal.window", str(e))
-    exit_ = _object(data.get("exit") or {}, f"{path}.exit", errors)
-    for i, key in enumerate(_list(exit_, "triggers", f"{path}.exit", errors)):
-        if ctx.trigger(key, f"{path}.exit.triggers[{i}]"):
-            spec.exit_triggers.append(key)
+            window = ctx.wait(goal["window"], goal_path / "window")
+            if window is not None:
+                spec.goal_window = window
+    exit_path = path / "exit"
+    exit_ = mapping(data.get("exit") or {}, exit_path, errors)
+    for i, trigger in enumerate(listed(exit_, "triggers", exit_path, errors)):
+        if ctx.trigger(trigger, exit_path / "triggers" / i):
+            spec.exit_triggers.append(trigger)
 
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        errors.add(f"{path}.steps", "a journey needs at least one step")
+        errors.add(path / "steps", NO_STEPS, "a journey needs at least one step")
     else:
-        spec.steps = _parse_steps(raw_steps, f"{path}.steps", ctx, depth=0, earlier_messages=[])
+        spec.steps = _parse_steps(raw_steps, path / "steps", ctx, depth=0, earlier_messages=[])
     return spec
 
 
-def _parse_steps(raw: list, path: str, ctx: _JourneyContext, depth: int, earlier_messages: list[str]) -> list[StepSpec]:
-    """Parse a sequence. `earlier_messages` are the email/text/push step ids a participant
-    has necessarily passed before this sequence (for `of_step`)."""
+def _parse_steps(
+    raw: Any, path: SpecPath, ctx: ParseContext, depth: int, earlier_messages: list[str]
+) -> list[StepSpec]:
+    """Parse a sequence. `earlier_messages` are the message step ids a participant has
+    necessarily passed before this sequence (for a wait-for's `of_step`)."""
     if not isinstance(raw, list):
-        ctx.errors.add(path, "must be a list of steps")
+        ctx.add(path, WRONG_TYPE, "must be a list of steps")
         return []
     steps, passed = [], list(earlier_messages)
     for i, raw_step in enumerate(raw):
-        step = _parse_step(raw_step, f"{path}[{i}]", ctx, depth, passed)
+        step = _parse_step(raw_step, path / i, ctx, depth, passed)
         if step is None:
             continue
         steps.append(step)
-        if step.type in MESSAGE_TYPES:
+        if kind_of(step.type).channel:
             passed.append(step.id)
     return steps
 
 
-def _parse_step(raw: Any, path: str, ctx: _JourneyContext, depth: int, passed: list[str]) -> StepSpec | None:
-    errors = ctx.errors
-    data = _object(raw, path, errors)
+def _parse_step(raw: Any, path: SpecPath, ctx: ParseContext, depth: int, passed: list[str]) -> StepSpec | None:
+    data = mapping(raw, path, ctx.errors)
     if not data:
         return None
-    step_id = _key(data, path, errors, name="id")
+    step_id = key(data, path, ctx.errors, name="id")
+    here = path.of_step(step_id) if step_id else path
     type_ = data.get("type")
     if step_id:
         if step_id in ctx.step_ids:
-            errors.add(f"{path}.id", f"{step_id!r} is used by another step of this journey")
+            ctx.add(here / "id", DUPLICATE, f"{step_id!r} is used by another step of this journey")
         ctx.step_ids[step_id] = type_
-    if type_ not in STEP_TYPES:
-        errors.add(f"{path}.type", f"must be one of {', '.join(STEP_TYPES)}")
+    names = [k.name for k in kinds()]
+    if type_ not in names:
+        ctx.add(here / "type", INVALID, f"must be one of {', '.join(names)}")
         return None
+    kind = kind_of(type_)
     step = StepSpec(id=step_id, type=type_)
-    allowed = {"id", "type", *_STEP_FIELDS[type_]}
-    for name in sorted(set(data) - allowed):
-        errors.add(f"{path}.{name}", f"is not a field of a {type_} step")
-
-    if type_ in MESSAGE_TYPES:
-        step.content = _text(data, "content", path, errors)
-        channel = ctx.channels.get(step.content)
-        if step.content and channel is None:
-            errors.add(f"{path}.content", f"unknown content {step.content!r}")
-        elif channel and channel != type_:
-            errors.add(f"{path}.content", f"{step.content!r} is {channel} content, not {type_}")
-        step.to = _text(data, "to", path, errors, required=False) or CONTACT_ADDRESSES[type_]
-        if step.to != CONTACT_ADDRESSES[type_] and not (
-            step.to.startswith("trigger.") and ATTRIBUTE_PATH.match(step.to[len("trigger.") :])
-        ):
-            errors.add(f"{path}.to", f"must be {CONTACT_ADDRESSES[type_]} or trigger.<attribute>")
-    elif type_ == "wait":
-        if ("duration" in data) == ("until" in data):
-            errors.add(path, "a wait needs either duration or until")
-        elif "duration" in data:
-            step.duration = _wait(data["duration"], f"{path}.duration", errors)
-        else:
-            until = parse_datetime(data["until"]) if isinstance(data["until"], str) else None
-            if until is None or until.tzinfo is None:
-                errors.add(f"{path}.until", "must be a date and time with its offset, e.g. 2026-12-24T09:00:00+01:00")
-            step.until = until
-    elif type_ == "wait_for":
-        step.trigger = ctx.trigger(data.get("trigger"), f"{path}.trigger")
-        if "within" not in data:
-            errors.add(f"{path}.within", "is required (the time limit, e.g. 1d)")
-        else:
-            step.duration = _wait(data["within"], f"{path}.within", errors)
-        step.of_step = data.get("of_step")
-        if step.of_step is not None and step.of_step not in passed:
-            errors.add(f"{path}.of_step", f"{step.of_step!r} must be an earlier email, text or push step on this path")
-        step.conditions = ctx.conditions(
-            data.get("conditions"), f"{path}.conditions", ctx.schemas.get(step.trigger or "")
-        )
-    elif type_ == "branch":
-        for i, raw_path in enumerate(_list(data, "paths", path, errors)):
-            p = _object(raw_path, f"{path}.paths[{i}]", errors)
-            conditions = ctx.conditions(p.get("conditions"), f"{path}.paths[{i}].conditions", None)
-            for j, condition in enumerate(conditions):
-                attribute = condition.get("attribute", "")
-                if not (attribute.startswith("contact.") or attribute.startswith("trigger.")):
-                    errors.add(f"{path}.paths[{i}].conditions[{j}].attribute", "must start with contact. or trigger.")
-            if not conditions:
-                errors.add(f"{path}.paths[{i}].conditions", "a branch path needs at least one condition")
-            step.paths.append(
-                PathSpec(
-                    name=_text(p, "name", f"{path}.paths[{i}]", errors, required=False) or f"Path {i + 1}",
-                    steps=[],
-                    conditions=conditions,
-                )
-            )
-        if not step.paths:
-            errors.add(f"{path}.paths", "a branch needs at least one path")
-    elif type_ == "split":
-        for i, raw_path in enumerate(_list(data, "paths", path, errors)):
-            p = _object(raw_path, f"{path}.paths[{i}]", errors)
-            percent = p.get("percent")
-            if isinstance(percent, bool) or not isinstance(percent, int) or not 0 < percent <= 100:
-                errors.add(f"{path}.paths[{i}].percent", "must be a whole number from 1 to 100")
-                percent = 0
-            step.paths.append(
-                PathSpec(
-                    name=_text(p, "name", f"{path}.paths[{i}]", errors, required=False) or f"Path {i + 1}",
-                    steps=[],
-                    percent=percent,
-                )
-            )
-        if len(step.paths) < 2:
-            errors.add(f"{path}.paths", "a split needs at least two paths")
-        elif sum(p.percent or 0 for p in step.paths) != 100:
-            errors.add(f"{path}.paths", "percentages must add up to 100")
-
-    if type_ in ("wait_for", "branch", "split"):
+    for name in sorted(set(data) - {"id", "type", *kind.fields}):
+        ctx.add(here / name, NOT_ALLOWED, f"is not a field of a {type_} step")
+    kind.parse(data, step, here, ctx, passed)
+    if kind.branching:
         if depth + 1 > MAX_BRANCH_DEPTH:
-            errors.add(path, f"branches are nested deeper than {MAX_BRANCH_DEPTH} levels")
+            ctx.add(here, TOO_DEEP, f"branches are nested deeper than {MAX_BRANCH_DEPTH} levels")
             return step
-        if type_ == "wait_for":
-            step.yes = _parse_steps(data.get("yes", []), f"{path}.yes", ctx, depth + 1, passed)
-            step.no = _parse_steps(data.get("no", []), f"{path}.no", ctx, depth + 1, passed)
-        else:
-            raw_paths = data.get("paths") if isinstance(data.get("paths"), list) else []
-            for i, (spec_path, raw_path) in enumerate(zip(step.paths, raw_paths, strict=False)):
-                steps = raw_path.get("steps", []) if isinstance(raw_path, Mapping) else []
-                spec_path.steps = _parse_steps(steps, f"{path}.paths[{i}].steps", ctx, depth + 1, passed)
-            if type_ == "branch":
-                step.otherwise = _parse_steps(data.get("otherwise", []), f"{path}.otherwise", ctx, depth + 1, passed)
+        kind.parse_children(data, step, here, ctx, depth + 1, passed)
     return step
-
-
-_STEP_FIELDS = {
-    "email": ("content", "to"),
-    "text": ("content", "to"),
-    "push": ("content", "to"),
-    "wait": ("duration", "until"),
-    "wait_for": ("trigger", "of_step", "within", "conditions", "yes", "no"),
-    "branch": ("paths", "otherwise"),
-    "split": ("paths",),
-}
-
-
-def _wait(raw: Any, path: str, errors: _Errors) -> timedelta | None:
-    try:
-        return parse_wait(raw)
-    except DurationError as e:
-        errors.add(path, str(e))
-        return None
 
 
 # --- Serialising ------------------------------------------------------------------------
@@ -553,31 +396,4 @@ def journey_to_dict(spec: JourneySpec) -> dict:
 
 
 def step_to_dict(step: StepSpec) -> dict:
-    data: dict[str, Any] = {"id": step.id, "type": step.type}
-    if step.type in MESSAGE_TYPES:
-        data.update(content=step.content, to=step.to)
-    elif step.type == "wait":
-        if step.until is not None:
-            data["until"] = step.until.isoformat()
-        else:
-            data["duration"] = format_duration(step.duration)
-    elif step.type == "wait_for":
-        data["trigger"] = step.trigger
-        if step.of_step:
-            data["of_step"] = step.of_step
-        data["within"] = format_duration(step.duration)
-        if step.conditions:
-            data["conditions"] = step.conditions
-        data["yes"] = [step_to_dict(s) for s in step.yes]
-        data["no"] = [step_to_dict(s) for s in step.no]
-    elif step.type == "branch":
-        data["paths"] = [
-            {"name": p.name, "conditions": p.conditions, "steps": [step_to_dict(s) for s in p.steps]}
-            for p in step.paths
-        ]
-        data["otherwise"] = [step_to_dict(s) for s in step.otherwise]
-    elif step.type == "split":
-        data["paths"] = [
-            {"name": p.name, "percent": p.percent, "steps": [step_to_dict(s) for s in p.steps]} for p in step.paths
-        ]
-    return data
+    return {"id": step.id, "type": step.type, **kind_of(step.type).to_dict(step)}

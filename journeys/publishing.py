@@ -4,24 +4,16 @@ Only a clean version goes live: `publish_problems` lists everything that stands 
 each with where it is, so the designer and the import command can show them all at once.
 """
 
-from dataclasses import dataclass
-
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from .conditions import condition_problems
-from .durations import MAX_WAIT
-from .models import Journey, JourneyStatus, JourneyVersion, ParticipantState, Step, StepKind, VersionState
+from .models import Journey, JourneyStatus, JourneyVersion, ParticipantState, Step, VersionState
+from .spec import Problem
+from .steps import kind_of
 
-
-@dataclass(frozen=True)
-class Problem:
-    where: str  # "start", "goal", "exit", or "step <key>"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+__all__ = ["LifecycleError", "Problem", "PublishError", "publish", "publish_problems"]
 
 
 class PublishError(Exception):
@@ -52,18 +44,28 @@ def publish_problems(version: JourneyVersion) -> list[Problem]:
         problems.append(Problem("start", "choose the trigger that starts the journey"))
     else:
         if not trigger.is_ready:
-            problems.append(Problem("start", f"trigger {trigger.name!r} is not Ready to use"))
+            problems.append(
+                Problem("start", f"trigger {trigger.name!r} is not Ready to use", fix=("trigger", trigger.key))
+            )
         schema = _schema(trigger)
         for i, condition in enumerate(version.start_conditions):
             for field, message in condition_problems(condition, schema):
                 problems.append(Problem("start", f"condition {i + 1} {field}: {message}"))
     if version.goal_trigger is not None and not version.goal_trigger.is_ready:
-        problems.append(Problem("goal", f"trigger {version.goal_trigger.name!r} is not Ready to use"))
+        problems.append(
+            Problem(
+                "goal",
+                f"trigger {version.goal_trigger.name!r} is not Ready to use",
+                fix=("trigger", version.goal_trigger.key),
+            )
+        )
     if version.goal_trigger is not None and version.goal_target_percent is None:
         problems.append(Problem("goal", "set the share of people needed for the goal"))
     for exit_trigger in version.exit_triggers.all():
         if not exit_trigger.is_ready:
-            problems.append(Problem("exit", f"trigger {exit_trigger.name!r} is not Ready to use"))
+            problems.append(
+                Problem("exit", f"trigger {exit_trigger.name!r} is not Ready to use", fix=("trigger", exit_trigger.key))
+            )
     steps = list(version.steps.select_related("content", "trigger"))
     if not steps:
         problems.append(Problem("steps", "add at least one step"))
@@ -73,38 +75,7 @@ def publish_problems(version: JourneyVersion) -> list[Problem]:
 
 
 def _step_problems(step: Step) -> list[Problem]:
-    where = f"step {step.key}"
-    problems = []
-    if step.is_message:
-        if step.content is None:
-            problems.append(Problem(where, "choose the message to send"))
-        elif not step.content.is_ready:
-            problems.append(
-                Problem(where, f"{step.content.get_channel_display()} {step.content.name!r} is not Ready to send")
-            )
-        elif step.content.channel != step.kind:
-            problems.append(Problem(where, f"{step.content.name!r} is not a {step.get_kind_display()}"))
-        if not step.to:
-            problems.append(Problem(where, "choose the address to send to"))
-    if step.kind in (StepKind.WAIT, StepKind.WAIT_FOR) and step.duration is not None and step.duration > MAX_WAIT:
-        problems.append(Problem(where, "waits are limited to 90 days"))
-    if step.kind == StepKind.WAIT and step.duration is None and step.until is None:
-        problems.append(Problem(where, "set how long to wait"))
-    if step.kind == StepKind.WAIT_FOR:
-        if step.trigger is None:
-            problems.append(Problem(where, "choose the trigger to wait for"))
-        elif not step.trigger.is_ready:
-            problems.append(Problem(where, f"trigger {step.trigger.name!r} is not Ready to use"))
-        else:
-            schema = _schema(step.trigger)
-            for i, condition in enumerate(step.conditions):
-                for field, message in condition_problems(condition, schema):
-                    problems.append(Problem(where, f"condition {i + 1} {field}: {message}"))
-        if step.duration is None:
-            problems.append(Problem(where, "set the time limit"))
-    if step.kind == StepKind.SPLIT and sum(p.get("percent", 0) for p in step.paths) != 100:
-        problems.append(Problem(where, "split percentages must add up to 100"))
-    return problems
+    return kind_of(step.kind).publish_problems(step, f"step {step.key}")
 
 
 @transaction.atomic

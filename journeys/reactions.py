@@ -22,17 +22,16 @@ from .contacts import upsert_contact_created
 from .models import (
     ONCE_EVER,
     Contact,
-    Delivery,
     JourneyStatus,
     JourneyVersion,
     Participant,
     ParticipantState,
     RepeatPolicy,
-    StepKind,
     VersionState,
 )
 from .policy import policies_read_once
-from .runtime import advance, plan_for, take_yes
+from .runtime import advance, awaiting_kinds, plan_for, react_at_step
+from .transitions import Writes
 
 logger = logging.getLogger(__name__)
 
@@ -128,38 +127,25 @@ def _exit_participants(event: Event, contact: Contact, now: datetime) -> None:
 
 
 def _take_yes_paths(event: Event, contact: Contact, now: datetime) -> None:
+    """Participants waiting at a step for this event's trigger (a wait-for): its kind decides."""
     waiting = Participant.objects.filter(
         contact=contact,
         state=ParticipantState.ACTIVE,
-        current_step__kind=StepKind.WAIT_FOR,
+        current_step__kind__in=awaiting_kinds(),
         current_step__trigger=event.trigger_id,
         journey__status__in=[JourneyStatus.LIVE, JourneyStatus.PAUSED],
     ).select_related("version", "contact", "entry_event", "current_step")
     for participant in _locked(waiting):
         step = plan_for(participant.version).steps[participant.current_step_id]
-        if _is_awaited(participant, step, event):
-            take_yes(participant, step, event.pk, now)
+        if _still_there(participant, step, event):
+            react_at_step(participant, step, event, now)
 
 
-def _is_awaited(participant: Participant, step, event: Event) -> bool:
-    """Whether this event is what the participant waits for at `step`."""
+def _still_there(participant: Participant, step, event: Event) -> bool:
+    """Whether the participant still waits at `step` for events of its binding."""
     if participant.state != ParticipantState.ACTIVE or participant.current_step_id != step.pk:
         return False
-    if participant.step_started_at is None or event.received_at < participant.step_started_at:
-        return False  # only events after the wait began count
-    if not _same_binding(participant, event):
-        return False
-    if not all_hold(step.conditions, event.attributes):
-        return False
-    if step.of_step_id is not None:
-        # An interaction with the participant's own message at that step, not any email.
-        delivery_id = (
-            Delivery.objects.filter(participant=participant, step_id=step.of_step_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        return delivery_id is not None and str(event.attributes.get("delivery_id")) == str(delivery_id)
-    return True
+    return _same_binding(participant, event)
 
 
 def _entry_key(version: JourneyVersion, event: Event) -> str:
@@ -180,15 +166,17 @@ def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
     for version in versions:
         if not all_hold(version.start_conditions, event.attributes):
             continue
-        with transitions.deferred_writes():  # "entered" joins the run's one history INSERT
-            participant = transitions.enter(
-                version=version,
-                contact=contact,
-                event=event,
-                entry_key=_entry_key(version, event),
-                binding_id=event.binding_id,
-                first_step=plan_for(version).first_step,
-                now=now,
-            )
-            if participant is not None:
-                advance(participant, now, arrived=True)
+        writes = Writes()  # "entered" joins the run's one history INSERT
+        participant = transitions.enter(
+            version=version,
+            contact=contact,
+            event=event,
+            entry_key=_entry_key(version, event),
+            binding_id=event.binding_id,
+            first_step=plan_for(version).first_step,
+            now=now,
+            writes=writes,
+        )
+        if participant is not None:
+            advance(participant, now, arrived=True, writes=writes)
+        writes.flush()

@@ -1,31 +1,23 @@
 """Run one participant from where it is to its next wait (or to the end).
 
 The caller holds the participant's row lock and the transaction; every state change goes
-through journeys.transitions. A step is executed when the participant arrives at it
-(`wake_at` is empty) and again when its `wake_at` passes (a wait ends, a wait-for limit
-runs out, quiet hours end).
+through journeys.transitions. A step is executed by its kind (journeys.steps) when the
+participant arrives at it (`wake_at` is empty) and again when its `wake_at` passes (a wait
+ends, a wait-for limit runs out, quiet hours end).
 """
 
-import hashlib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+
+from triggers.models import Event
 
 from . import transitions
-from .conditions import all_hold, get_path
-from .models import (
-    Delivery,
-    DeliveryStatus,
-    HistoryOutcome,
-    JourneyVersion,
-    Participant,
-    Step,
-    StepKind,
-    VersionState,
-)
+from .models import JourneyVersion, Participant, Step, VersionState
+from .steps import kind_of, kinds
+from .steps.base import Run, Wait
+from .transitions import Writes
 
 logger = logging.getLogger(__name__)
 
@@ -91,184 +83,59 @@ def clear_plan_cache() -> None:
     _cached_plan.cache_clear()
 
 
-# --- Context for conditions and addresses -----------------------------------------------
-
-
-def contact_data(participant: Participant) -> dict[str, Any]:
-    contact = participant.contact
-    return {
-        **(contact.attributes or {}),
-        "id": contact.external_id,
-        "email": contact.email,
-        "phone": contact.phone,
-        "push_token": contact.push_token,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "time_zone": contact.time_zone,
-    }
-
-
-def trigger_data(participant: Participant) -> Mapping[str, Any]:
-    event = participant.entry_event
-    return event.attributes if event is not None else {}
-
-
-def resolve_address(participant: Participant, expression: str) -> str:
-    """`contact.email` or `trigger.<path>` to an address ('' when there is none)."""
-    source, _, path = expression.partition(".")
-    data = contact_data(participant) if source == "contact" else trigger_data(participant)
-    value = get_path(data, path)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def split_bucket(participant_id: int, step_key: str) -> int:
-    """0-99, stable per participant and step: a re-run takes the same path."""
-    digest = hashlib.sha256(f"{participant_id}:{step_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 100
-
-
 # --- Executing steps --------------------------------------------------------------------
 
-WAIT = object()  # the participant stays at its step
 
-
-def advance(participant: Participant, now: datetime, *, arrived: bool = False) -> None:
+def advance(participant: Participant, now: datetime, *, arrived: bool = False, writes: Writes | None = None) -> None:
     """Run the (locked, active) participant until it waits or finishes.
 
     `arrived`: the participant has just entered or arrived at its current step in this
-    transaction, so nothing of that step exists yet (no delivery to look for).
+    transaction, so nothing of that step exists yet (no delivery to look for). `writes`: the
+    caller's batch of rows (a sweep batch, an entry); without one, the run writes its own
+    at the end.
     """
-    with transitions.deferred_writes():
-        _run(participant, plan_for(participant.version), now, arrived)
+    own = writes is None
+    writes = writes if writes is not None else Writes()
+    _run(participant, plan_for(participant.version), now, arrived, writes)
+    if own:
+        writes.flush()
 
 
-def _run(participant: Participant, plan: Plan, now: datetime, arrived: bool) -> None:
+def _run(participant: Participant, plan: Plan, now: datetime, arrived: bool, writes: Writes) -> None:
     for _ in range(MAX_STEPS_PER_RUN):
         step = plan.steps.get(participant.current_step_id) if participant.current_step_id else None
         if step is None:
-            transitions.complete(participant, now)
+            transitions.complete(participant, now, writes=writes)
             return
-        outcome = EXECUTORS[step.kind](participant, step, plan, now, arrived)
-        if outcome is WAIT:
+        outcome = kind_of(step.kind).execute(Run(participant, step, plan, now, arrived, writes))
+        if not _go_on(participant, outcome, now, writes):
             return
-        if outcome is None:
-            transitions.complete(participant, now)
-            return
-        transitions.arrive(participant, outcome, now)
         arrived = True
     raise RuntimeError(f"participant {participant.pk} ran {MAX_STEPS_PER_RUN} steps without waiting")
 
 
-def _is_woken(participant: Participant, now: datetime) -> bool:
-    return participant.wake_at is not None and participant.wake_at <= now
+def _go_on(participant: Participant, outcome: Step | Wait | None, now: datetime, writes: Writes) -> bool:
+    """Act on a step's outcome: stay, complete, or arrive at the next step (True: run it)."""
+    if isinstance(outcome, Wait):
+        return False
+    if outcome is None:
+        transitions.complete(participant, now, writes=writes)
+        return False
+    transitions.arrive(participant, outcome, now, writes=writes)
+    return True
 
 
-def _message(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
-    from .policy import decide
-
-    # Back at a message step (quiet hours ended, a re-run): its delivery may exist already.
-    delivery = None if arrived else Delivery.objects.filter(participant=participant, step=step).first()
-    if delivery is not None and delivery.status != DeliveryStatus.HELD:
-        return plan.next_after(step)  # already decided (a re-run after a crash)
-    if delivery is not None and participant.wake_at is not None and participant.wake_at > now:
-        return WAIT  # still in quiet hours
-    address = delivery.address if delivery is not None else resolve_address(participant, step.to)
-    decision = decide(
-        contact=participant.contact,
-        content=step.content,
-        address=address,
-        journey_time_zone=participant.version.time_zone,
-        now=now,
-    )
-    status, reason, next_attempt = {
-        "send": (DeliveryStatus.QUEUED, "", None),
-        "block": (DeliveryStatus.BLOCKED, decision.reason, None),
-        "hold": (DeliveryStatus.HELD, "quiet_hours", decision.until),
-    }[decision.action]
-    if delivery is None:
-        delivery = transitions.create_delivery(
-            participant, step, address=address, status=status, reason=reason, next_attempt_at=next_attempt, now=now
-        )
-    else:
-        transitions.update_held_delivery(delivery, status=status, reason=reason, next_attempt_at=next_attempt)
-    detail = {"channel": delivery.channel}
-    if decision.action == "hold":
-        transitions.wait_until(participant, step, decision.until, now, HistoryOutcome.HELD, detail, delivery)
-        return WAIT
-    if decision.action == "block":
-        transitions.record(
-            participant, step, HistoryOutcome.BLOCKED, now, {**detail, "reason": decision.reason}, delivery
-        )
-    else:
-        transitions.record(participant, step, HistoryOutcome.SENT, now, detail, delivery)
-    return plan.next_after(step)
+def awaiting_kinds() -> list[str]:
+    """The kinds of step at which a participant waits for events of the step's trigger."""
+    return [k.name for k in kinds() if k.awaits_events]
 
 
-def _wait(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
-    if _is_woken(participant, now):
-        transitions.record(participant, step, HistoryOutcome.WAITED, now)
-        return plan.next_after(step)
-    if participant.wake_at is not None:
-        return WAIT
-    wake_at = step.until if step.until is not None else participant.step_started_at + step.duration
-    if wake_at <= now:  # a date already passed: continue at once
-        transitions.record(participant, step, HistoryOutcome.WAITED, now, {"until": wake_at.isoformat()})
-        return plan.next_after(step)
-    transitions.wait_until(participant, step, wake_at, now, HistoryOutcome.WAITING, {})
-    return WAIT
-
-
-def _wait_for(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
-    """Arrival starts the clock; the limit passing takes the No path. The Yes path is taken
-    by journeys.reactions when a matching event arrives (take_yes)."""
-    if _is_woken(participant, now):
-        transitions.record(participant, step, HistoryOutcome.NO, now)
-        return plan.enter_path(step, "no")
-    if participant.wake_at is None:
-        deadline = participant.step_started_at + step.duration
-        transitions.wait_until(participant, step, deadline, now, HistoryOutcome.WAITING, {"trigger": step.trigger.key})
-    return WAIT
-
-
-def take_yes(participant: Participant, step: Step, event_id: int, now: datetime) -> None:
-    """A matching event arrived while the participant waited at `step`: go down Yes."""
+def react_at_step(participant: Participant, step: Step, event: Event, now: datetime) -> None:
+    """An event of `step`'s trigger for the (locked, active) participant waiting there: its
+    kind decides whether it moves on (a wait-for's Yes) and the run goes on from there."""
     plan = plan_for(participant.version)
-    with transitions.deferred_writes():
-        transitions.record(participant, step, HistoryOutcome.YES, now, {"event": event_id})
-        following = plan.enter_path(step, "yes")
-        if following is None:
-            transitions.complete(participant, now)
-            return
-        transitions.arrive(participant, following, now)
-        advance(participant, now, arrived=True)
-
-
-def _branch(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
-    data = {"contact": contact_data(participant), "trigger": trigger_data(participant)}
-    for index, path in enumerate(step.paths):
-        if all_hold(path.get("conditions", []), data):
-            transitions.record(participant, step, HistoryOutcome.PATH, now, {"path": index, "name": path.get("name")})
-            return plan.enter_path(step, str(index))
-    transitions.record(participant, step, HistoryOutcome.PATH, now, {"path": "otherwise"})
-    return plan.enter_path(step, "otherwise")
-
-
-def _split(participant: Participant, step: Step, plan: Plan, now: datetime, arrived: bool) -> Any:
-    bucket, upper = split_bucket(participant.pk, step.key), 0
-    for index, path in enumerate(step.paths):
-        upper += path.get("percent", 0)
-        if bucket < upper:
-            transitions.record(participant, step, HistoryOutcome.PATH, now, {"path": index, "name": path.get("name")})
-            return plan.enter_path(step, str(index))
-    return plan.next_after(step)
-
-
-EXECUTORS = {
-    StepKind.EMAIL: _message,
-    StepKind.TEXT: _message,
-    StepKind.PUSH: _message,
-    StepKind.WAIT: _wait,
-    StepKind.WAIT_FOR: _wait_for,
-    StepKind.BRANCH: _branch,
-    StepKind.SPLIT: _split,
-}
+    writes = Writes()
+    outcome = kind_of(step.kind).react(Run(participant, step, plan, now, False, writes), event)
+    if _go_on(participant, outcome, now, writes):
+        _run(participant, plan, now, True, writes)
+    writes.flush()

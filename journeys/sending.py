@@ -9,10 +9,11 @@ between the provider's accept and our "sent" is deduplicated by providers that h
 crash in that window (after the server accepted, before "sent" is written) sends again
 when the lease ends; the Message-ID stays the same, so mail clients show it once.
 
-Delivery statuses written here: queued -> sent; queued -> failed (permanent error, or
-transient errors past DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason
-`participant_left` (the participant exited or was stopped before the send) or
-`unsubscribed` (the contact unsubscribed after the message was queued).
+Delivery statuses changed here (through journeys.deliveries, which owns the table of allowed
+changes): queued -> sent; queued -> failed (permanent error, or transient errors past
+DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason `participant_left` (the participant
+exited or was stopped before the send), `unsubscribed` (the contact unsubscribed after the
+message was queued) or `content_not_ready`.
 """
 
 import logging
@@ -21,8 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from content.backends import PushPayload, TextPayload, get_push_backend, get_text_backend
@@ -31,13 +31,13 @@ from content.mail import build_message, one_connection, render_email, send_messa
 from content.models import Channel, Email, PushNotification, TextMessage
 from content.rendering import TemplateSyntaxError, render
 
-from . import consent, tracking
+from . import consent, deliveries, tracking
+from .contacts import contact_fields, trigger_data
 from .models import BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatus, ParticipantState
 
 logger = logging.getLogger(__name__)
 
-# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice.
-LEASE = timedelta(minutes=5)
+LEASE = deliveries.LEASE
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 # A queued delivery never dispatched (its task was lost) is picked up by the sweep after this.
@@ -137,62 +137,15 @@ def _load_for_sending(deliveries: QuerySet[Delivery]) -> list[Delivery]:
     )
 
 
-# --- State changes (the only writers of a delivery's sending status) ---------------------------
+# --- Status changes (journeys.deliveries writes them) -----------------------------------------
 
-
-def claim(delivery_id: int, now: datetime) -> bool:
-    """Take the delivery for one send attempt: exactly one caller wins."""
-    return (
-        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1, updated_at=timezone.now())
-        == 1
-    )
-
-
-def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
-    """`claim` for a chunk: the ids this caller won. Rows another worker is claiming are
-    skipped (PostgreSQL), or wait for it (SQLite has one writer) and are then no longer due."""
-    skip_locked = connection.features.has_select_for_update_skip_locked
-    with transaction.atomic():
-        won = list(
-            Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.QUEUED)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .select_for_update(skip_locked=skip_locked)
-            .values_list("pk", flat=True)
-        )
-        Delivery.objects.filter(pk__in=won).update(
-            next_attempt_at=now + LEASE, attempts=F("attempts") + 1, updated_at=timezone.now()
-        )
-    return won
-
-
-def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=(provider_message_id or "")[:255],
-        next_attempt_at=None,
-        reason="",
-        updated_at=timezone.now(),
-    )
-
-
-def block(delivery: Delivery, reason: str) -> None:
-    """Never sent. `reason` is a code (a BlockReason, or participant_left) that reports group by."""
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.BLOCKED, reason=reason, next_attempt_at=None, updated_at=timezone.now()
-    )
-
-
-def fail(delivery: Delivery, reason: str) -> None:
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.FAILED,
-        reason=reason[:500],
-        failed_at=timezone.now(),
-        next_attempt_at=None,
-        updated_at=timezone.now(),
-    )
+claim, claim_many, mark_sent, block, fail = (
+    deliveries.claim,
+    deliveries.claim_many,
+    deliveries.mark_sent,
+    deliveries.block,
+    deliveries.fail,
+)
 
 
 def retry_later(delivery: Delivery, reason: str) -> None:
@@ -202,9 +155,7 @@ def retry_later(delivery: Delivery, reason: str) -> None:
         fail(delivery, f"Gave up after {attempts} attempts: {reason}")
         return
     delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        next_attempt_at=timezone.now() + delay, reason=reason[:500], updated_at=timezone.now()
-    )
+    deliveries.retry_at(delivery, timezone.now() + delay, reason)
 
 
 # --- Rendering and the channels --------------------------------------------------------------
@@ -214,19 +165,9 @@ def render_context(delivery: Delivery) -> dict[str, Any]:
     """What a message template sees, as plain data (the sandbox freezes it)."""
     contact = delivery.contact
     participant = delivery.participant
-    entry_event = participant.entry_event
     return {
-        # Attributes first: the contact's own fields win over a same-named attribute.
-        "contact": {
-            **(contact.attributes if isinstance(contact.attributes, dict) else {}),
-            "id": contact.external_id,
-            "email": contact.email,
-            "phone": contact.phone,
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "time_zone": contact.time_zone,
-        },
-        "trigger": entry_event.attributes if entry_event and isinstance(entry_event.attributes, dict) else {},
+        "contact": contact_fields(contact),
+        "trigger": dict(trigger_data(participant)),
         "unsubscribe_url": tracking.unsubscribe_url(delivery.pk, contact.pk, delivery.channel),
         "journey": {"key": participant.journey.key, "name": participant.journey.name},
     }

@@ -91,12 +91,11 @@ def advance_batch(participant_ids: list[int], now: datetime | None = None) -> in
     try:
         with transaction.atomic():
             participants = list(_lock_due(Participant.objects.filter(pk__in=participant_ids), now))
-            with (
-                transitions.deferred_writes(deliveries=True),
-                reads_for_batch({p.contact_id for p in participants}, now),
-            ):
+            writes = transitions.Writes(deliveries=True)
+            with reads_for_batch({p.contact_id for p in participants}, now):
                 for participant in participants:
-                    advance(participant, now)
+                    advance(participant, now, writes=writes)
+            writes.flush()
         return len(participants)
     except Exception:
         logger.warning("a batch of %s participants failed; advancing them one by one", len(participant_ids))

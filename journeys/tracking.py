@@ -6,7 +6,7 @@ only ever redirect to a link that was in the email. Every open and click is reco
 Interaction; the built-in trigger is raised once per delivery (its event id says which).
 
 Delivery status moves forward only (queued < sent < delivered < opened < clicked): a late
-"delivered" callback never moves an opened delivery back.
+"delivered" callback never moves an opened delivery back (journeys.deliveries writes it).
 """
 
 import hashlib
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from triggers.events import raise_internal
 
+from . import deliveries
 from .models import Delivery, DeliveryStatus, Interaction, InteractionKind
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,6 @@ logger = logging.getLogger(__name__)
 OPEN_SALT = "journeys.tracking.open"
 CLICK_SALT = "journeys.tracking.click"
 UNSUBSCRIBE_SALT = "journeys.unsubscribe"
-
-# Forward order of a delivery's life after it is handed to the provider. A queued delivery
-# that gets an open (the process died between the provider's accept and recording "sent")
-# moves forward too, so it is never sent again.
-FORWARD = [
-    DeliveryStatus.QUEUED,
-    DeliveryStatus.SENT,
-    DeliveryStatus.DELIVERED,
-    DeliveryStatus.OPENED,
-    DeliveryStatus.CLICKED,
-]
 
 # Which built-in trigger an interaction raises, per channel.
 TRIGGERS = {
@@ -109,14 +99,6 @@ def tracked_deliveries():
     return Delivery.objects.select_related("contact", "content", "step", "participant", "participant__journey")
 
 
-def _advance(delivery_id: int, status: str) -> bool:
-    """Move a delivery's status forward to `status`; never back."""
-    before = FORWARD[: FORWARD.index(status)]
-    return (
-        Delivery.objects.filter(pk=delivery_id, status__in=before).update(status=status, updated_at=timezone.now()) == 1
-    )
-
-
 def _raise(kind: str, delivery: Delivery, extra: dict[str, str] | None = None, at: datetime | None = None) -> None:
     trigger_key = TRIGGERS.get((kind, delivery.channel))
     if not trigger_key:
@@ -149,11 +131,8 @@ def record_open(delivery: Delivery, *, user_agent: str = "", at: datetime | None
 
 def _first_open(delivery: Delivery, at: datetime) -> bool:
     # The conditional update decides the first open even when two arrive at once.
-    first = (
-        Delivery.objects.filter(pk=delivery.pk, opened_at__isnull=True).update(opened_at=at, updated_at=timezone.now())
-        == 1
-    )
-    _advance(delivery.pk, DeliveryStatus.OPENED)
+    first = deliveries.stamp_first(delivery.pk, "opened_at", at)
+    deliveries.move_forward(delivery.pk, DeliveryStatus.OPENED)
     if first:
         _raise("opened", delivery, at=at)
     return first
@@ -168,13 +147,8 @@ def record_click(delivery: Delivery, url: str, *, user_agent: str = "", at: date
             delivery=delivery, kind=InteractionKind.CLICK, url=url[:2000], user_agent=user_agent[:500], at=at
         )
         _first_open(delivery, at)
-        first = (
-            Delivery.objects.filter(pk=delivery.pk, clicked_at__isnull=True).update(
-                clicked_at=at, updated_at=timezone.now()
-            )
-            == 1
-        )
-        _advance(delivery.pk, DeliveryStatus.CLICKED)
+        first = deliveries.stamp_first(delivery.pk, "clicked_at", at)
+        deliveries.move_forward(delivery.pk, DeliveryStatus.CLICKED)
         if first:
             _raise("clicked", delivery, {"url": url}, at=at)
     return first
@@ -183,13 +157,8 @@ def record_click(delivery: Delivery, url: str, *, user_agent: str = "", at: date
 def record_delivered(delivery: Delivery, *, at: datetime | None = None) -> bool:
     at = at or timezone.now()
     with transaction.atomic():
-        first = (
-            Delivery.objects.filter(pk=delivery.pk, delivered_at__isnull=True).update(
-                delivered_at=at, updated_at=timezone.now()
-            )
-            == 1
-        )
-        _advance(delivery.pk, DeliveryStatus.DELIVERED)
+        first = deliveries.stamp_first(delivery.pk, "delivered_at", at)
+        deliveries.move_forward(delivery.pk, DeliveryStatus.DELIVERED)
         if first:
             _raise("delivered", delivery, at=at)
     return first
@@ -198,20 +167,8 @@ def record_delivered(delivery: Delivery, *, at: datetime | None = None) -> bool:
 def record_bounced(delivery: Delivery, *, reason: str = "", at: datetime | None = None) -> bool:
     """The receiving side refused the message (email) or it could not be delivered (text, push)."""
     at = at or timezone.now()
-    status = DeliveryStatus.BOUNCED if delivery.channel == "email" else DeliveryStatus.FAILED
     with transaction.atomic():
-        # Only a message that was sent can bounce; an opened or clicked one evidently arrived.
-        changed = (
-            Delivery.objects.filter(
-                pk=delivery.pk, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED]
-            ).update(
-                status=status,
-                reason=reason[:500],
-                updated_at=timezone.now(),
-                **({"bounced_at": at} if status == DeliveryStatus.BOUNCED else {"failed_at": at}),
-            )
-            == 1
-        )
+        changed = deliveries.bounce(delivery, reason=reason, at=at)
         if changed:
             _raise("bounced", delivery, {"reason": reason[:500]}, at=at)
     return changed

@@ -2,21 +2,19 @@
 
 Each function writes the participant row and its history row together, inside the caller's
 transaction, on a participant the caller has locked (runtime and reactions take the row
-lock). Nothing else in the code base saves a participant.
+lock). Nothing else in the code base saves a participant. A run passes its `Writes`, and
+the rows are written when it flushes them; without one, at once.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from triggers.models import Event
 
+from . import deliveries
 from .models import (
     Contact,
     Delivery,
@@ -37,25 +35,34 @@ FAILURE_BACKOFF_MAX_SECONDS = 3600
 
 
 @dataclass
-class _Writes:
-    """Rows held back until the end of a run or batch: participant updates, history, and
-    (in a sweep batch) new deliveries."""
+class Writes:
+    """Rows held back until the end of a run or batch, then written at once (`flush`):
+    participant updates, history rows and (with `deliveries`) new deliveries.
 
+    A run through an email to a wait costs two statements, not five, and a batch of the
+    sweep's participants two or three in all. With `deliveries`, new deliveries are inserted
+    in one statement too; only for a batch whose sending decisions do not read the deliveries
+    table meanwhile (the sweep's batches count the frequency cap in memory,
+    journeys.policy.reads_for_batch). Nothing reads these rows back inside the caller's
+    transaction meanwhile (the caller holds their locks). On an exception, do not flush: the
+    transaction rolls back."""
+
+    deliveries: bool = False
     fields: dict[int, tuple[Participant, set[str]]] = field(default_factory=dict)
     history: list[ParticipantHistory] = field(default_factory=list)
-    defer_deliveries: bool = False
-    deliveries: list[Delivery] = field(default_factory=list)
+    new_deliveries: list[Delivery] = field(default_factory=list)
     # History rows whose detail names a delivery not inserted yet.
     naming_delivery: list[tuple[ParticipantHistory, Delivery]] = field(default_factory=list)
 
     def flush(self) -> None:
-        if self.deliveries:
-            Delivery.objects.bulk_create(self.deliveries)  # sets their ids (RETURNING)
+        if self.new_deliveries:
+            Delivery.objects.bulk_create(self.new_deliveries)  # sets their ids (RETURNING)
             for row, delivery in self.naming_delivery:
                 row.detail["delivery"] = delivery.pk
-            for delivery in self.deliveries:
+            for delivery in self.new_deliveries:
                 if delivery.status == DeliveryStatus.QUEUED:
                     enqueue_dispatch(delivery.pk)
+            self.new_deliveries, self.naming_delivery = [], []
         # Participants of a batch mostly end up alike (same step, same wake-up time): one
         # UPDATE per distinct set of values, not one per row (and no CASE per row).
         groups: dict[tuple, list[int]] = {}
@@ -66,6 +73,7 @@ class _Writes:
             Participant.objects.filter(pk__in=pks).update(**dict(values))
         if self.history:
             ParticipantHistory.objects.bulk_create(self.history)
+        self.fields, self.history = {}, []
 
 
 def _column(participant: Participant, name: str) -> tuple[str, object]:
@@ -74,35 +82,7 @@ def _column(participant: Participant, name: str) -> tuple[str, object]:
     return attname, getattr(participant, attname)
 
 
-_writes: ContextVar[_Writes | None] = ContextVar("participant_writes", default=None)
-
-
-@contextmanager
-def deferred_writes(*, deliveries: bool = False) -> Iterator[None]:
-    """Write participant rows and history rows once, at the end of the block, instead of once
-    per step: a run through an email to a wait costs two statements, not five, and a batch
-    of the sweep's participants two or three in all. With `deliveries`, new deliveries are
-    inserted in one statement too; only for a block whose sending decisions do not read the
-    deliveries table meanwhile (the sweep's batches count the frequency cap in memory,
-    journeys.policy.reads_for_batch).
-
-    Nothing reads these rows back inside the caller's transaction meanwhile (the caller
-    holds their locks). On an exception nothing is written: the transaction rolls back.
-    Re-entrant: an inner block joins the outer one."""
-    if _writes.get() is not None:
-        yield
-        return
-    writes = _Writes(defer_deliveries=deliveries)
-    token = _writes.set(writes)
-    try:
-        yield
-    finally:
-        _writes.reset(token)
-    writes.flush()
-
-
-def _save(participant: Participant, fields: list[str]) -> None:
-    writes = _writes.get()
+def _save(participant: Participant, fields: list[str], writes: Writes | None) -> None:
     if writes is None:
         participant.save(update_fields=fields)
         return
@@ -117,6 +97,7 @@ def _history(
     now: datetime,
     detail: dict | None = None,
     delivery: Delivery | None = None,
+    writes: Writes | None = None,
 ) -> None:
     """A history row; `delivery` is named in its detail (once it has an id)."""
     row = ParticipantHistory(
@@ -127,7 +108,6 @@ def _history(
         detail={**(detail or {}), **({"delivery": delivery.pk} if delivery is not None else {})},
         at=now,
     )
-    writes = _writes.get()
     if writes is None:
         row.save(force_insert=True)
         return
@@ -145,6 +125,7 @@ def enter(
     binding_id: str,
     first_step: Step | None,
     now: datetime,
+    writes: Writes | None = None,
 ) -> Participant | None:
     """Start a participant at the version's first step. None when the repeat policy's
     unique constraint says the contact is in (or was in) the journey already."""
@@ -163,18 +144,18 @@ def enter(
             )
     except IntegrityError:
         return None
-    _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None})
+    _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None}, writes=writes)
     return participant
 
 
-def arrive(participant: Participant, step: Step, now: datetime) -> None:
+def arrive(participant: Participant, step: Step, now: datetime, *, writes: Writes | None = None) -> None:
     """Move to a step; the runtime then executes it."""
     participant.current_step = step
     participant.step_started_at = now
     participant.wake_at = None
     participant.attempts = 0
     participant.last_error = ""
-    _save(participant, ["current_step", "step_started_at", "wake_at", "attempts", "last_error"])
+    _save(participant, ["current_step", "step_started_at", "wake_at", "attempts", "last_error"], writes)
 
 
 def wait_until(
@@ -185,11 +166,13 @@ def wait_until(
     outcome: str,
     detail: dict,
     delivery: Delivery | None = None,
+    *,
+    writes: Writes | None = None,
 ) -> None:
     """Stay at the step until `wake_at` (a wait, a wait-for limit, quiet hours)."""
     participant.wake_at = wake_at
-    _save(participant, ["wake_at"])
-    _history(participant, step, outcome, now, {**detail, "until": wake_at.isoformat()}, delivery)
+    _save(participant, ["wake_at"], writes)
+    _history(participant, step, outcome, now, {**detail, "until": wake_at.isoformat()}, delivery, writes)
 
 
 def record(
@@ -199,13 +182,15 @@ def record(
     now: datetime,
     detail: dict | None = None,
     delivery: Delivery | None = None,
+    *,
+    writes: Writes | None = None,
 ) -> None:
     """A step's outcome that does not change where the participant is (sent, yes, no, path)."""
-    _history(participant, step, outcome, now, detail, delivery)
+    _history(participant, step, outcome, now, detail, delivery, writes)
 
 
-def complete(participant: Participant, now: datetime) -> None:
-    _finish(participant, ParticipantState.COMPLETED, "completed", now, HistoryOutcome.COMPLETED, {})
+def complete(participant: Participant, now: datetime, *, writes: Writes | None = None) -> None:
+    _finish(participant, ParticipantState.COMPLETED, "completed", now, HistoryOutcome.COMPLETED, {}, writes)
 
 
 def exit_journey(participant: Participant, event: Event, now: datetime) -> None:
@@ -220,31 +205,24 @@ def exit_journey(participant: Participant, event: Event, now: datetime) -> None:
     )
 
 
-def _finish(participant: Participant, state: str, reason: str, now: datetime, outcome: str, detail: dict) -> None:
+def _finish(
+    participant: Participant,
+    state: str,
+    reason: str,
+    now: datetime,
+    outcome: str,
+    detail: dict,
+    writes: Writes | None = None,
+) -> None:
     step = participant.current_step
     participant.state = state
     participant.exit_reason = reason
     participant.finished_at = now
     participant.wake_at = None
-    _save(participant, ["state", "exit_reason", "finished_at", "wake_at"])
+    _save(participant, ["state", "exit_reason", "finished_at", "wake_at"], writes)
     if state != ParticipantState.COMPLETED:  # a completed journey's last message still goes
-        _block_unsent_deliveries(Delivery.objects.filter(participant=participant), now)
-    _history(participant, step, outcome, now, detail)
-
-
-def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> None:
-    """Nothing queued for a participant is sent after it left.
-
-    Held messages and queued ones no worker has claimed are blocked here. The claim in
-    journeys.sending is a conditional UPDATE of the same row, so exactly one of the two wins:
-    a message claimed first was being sent before the participant left (and is recorded as
-    sent); one blocked first is never claimed. A queued message waiting for a retry is
-    blocked by the dispatch itself, which re-checks the participant.
-    """
-    unclaimed = Q(status=DeliveryStatus.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    deliveries.filter(Q(status=DeliveryStatus.HELD) | unclaimed).update(
-        status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None, updated_at=timezone.now()
-    )
+        deliveries.block_unsent(Delivery.objects.filter(participant=participant), now)
+    _history(participant, step, outcome, now, detail, writes=writes)
 
 
 def stop_participants(participants: QuerySet[Participant], now: datetime) -> int:
@@ -260,7 +238,7 @@ def stop_participants(participants: QuerySet[Participant], now: datetime) -> int
         Participant.objects.filter(pk__in=[pk for pk, _ in rows], state=ParticipantState.ACTIVE).update(
             state=ParticipantState.STOPPED, exit_reason="stopped", finished_at=now, wake_at=None
         )
-        _block_unsent_deliveries(Delivery.objects.filter(participant_id__in=[pk for pk, _ in rows]), now)
+        deliveries.block_unsent(Delivery.objects.filter(participant_id__in=[pk for pk, _ in rows]), now)
         ParticipantHistory.objects.bulk_create(
             ParticipantHistory(participant_id=pk, step_id=step_id, outcome=HistoryOutcome.STOPPED, at=now)
             for pk, step_id in rows
@@ -290,51 +268,3 @@ def record_failure(participant: Participant, error: str, now: datetime) -> None:
     _history(
         participant, participant.current_step, HistoryOutcome.ERROR, now, {"error": error[:500], "attempt": attempts}
     )
-
-
-def create_delivery(
-    participant: Participant,
-    step: Step,
-    *,
-    address: str,
-    status: str,
-    reason: str,
-    next_attempt_at: datetime | None,
-    now: datetime,
-) -> Delivery:
-    """The participant's one delivery for this message step (unique in the schema); a
-    queued one is handed to the workers after commit. In a sweep batch it is inserted with
-    the batch's others, and has no id until then."""
-    content = step.content
-    delivery = Delivery(
-        participant=participant,
-        step=step,
-        contact_id=participant.contact_id,
-        channel=content.channel,
-        content=content,
-        commercial=content.purpose == "commercial",
-        address=address,
-        status=status,
-        reason=reason,
-        next_attempt_at=next_attempt_at,
-        created_at=now,
-    )
-    writes = _writes.get()
-    if writes is not None and writes.defer_deliveries:
-        writes.deliveries.append(delivery)
-        return delivery
-    delivery.save(force_insert=True)
-    if status == DeliveryStatus.QUEUED:
-        enqueue_dispatch(delivery.pk)
-    return delivery
-
-
-def update_held_delivery(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:
-    """A message held for quiet hours is released (queued, then handed to the workers after
-    commit) or, on a second look, blocked."""
-    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.HELD).update(
-        status=status, reason=reason, next_attempt_at=next_attempt_at, updated_at=timezone.now()
-    )
-    delivery.status, delivery.reason, delivery.next_attempt_at = status, reason, next_attempt_at
-    if status == DeliveryStatus.QUEUED:
-        enqueue_dispatch(delivery.pk)

@@ -6,19 +6,11 @@ tiles and insertion points that the template draws without any logic of its own.
 
 from dataclasses import dataclass, field
 
-from ..definition import JourneySpec, StepSpec
-from ..durations import describe_duration
-from .editing import SpecError
+from django.utils.safestring import SafeString
 
-KIND_LABELS = {
-    "email": "Email",
-    "text": "Text message",
-    "push": "Push notification",
-    "wait": "Wait",
-    "wait_for": "Wait for a trigger",
-    "branch": "If/then branch",
-    "split": "Random split",
-}
+from ..spec import JourneySpec, StepSpec
+from ..steps import kind_of
+
 OPERATOR_WORDS = {
     "=": "is",
     "!=": "is not",
@@ -73,6 +65,7 @@ class Tile:
     problems: list[str]
     lanes: list[Lane]
     note: str = ""  # e.g. "Draft content"
+    icon: SafeString | str = ""  # the kind's SVG
 
 
 def humanize(step_id: str) -> str:
@@ -99,40 +92,7 @@ def describe_condition(condition: dict) -> str:
 
 def summarize(step: StepSpec, names: Names) -> str:
     """One line a marketer reads on the tile."""
-    label = KIND_LABELS.get(step.type, step.type)
-    if step.type in ("email", "text", "push"):
-        content = names.content.get(step.content or "", step.content or "(no message chosen)")
-        return f"{label}: {content} to {step.to}"
-    if step.type == "wait":
-        if step.until is not None:
-            return f"Wait until {step.until:%d %b %Y %H:%M %Z}".strip()
-        return f"Wait {describe_duration(step.duration)}" if step.duration else "Wait (no duration)"
-    if step.type == "wait_for":
-        trigger = names.triggers.get(step.trigger or "", step.trigger or "(no trigger)")
-        text = f"Wait for {trigger}"
-        if step.of_step:
-            text += f" of {humanize(step.of_step)}"
-        if step.conditions:
-            text += " where " + " and ".join(describe_condition(c) for c in step.conditions)
-        if step.duration:
-            text += f", up to {describe_duration(step.duration)}"
-        return text
-    if step.type == "branch":
-        return f"{label}: " + "; ".join(
-            f"{p.name} when " + " and ".join(describe_condition(c) for c in p.conditions) for p in step.paths
-        )
-    if step.type == "split":
-        return f"{label}: " + ", ".join(f"{p.name} {p.percent} %" for p in step.paths)
-    return label
-
-
-def _lanes(step: StepSpec) -> list[tuple[str, str]]:
-    if step.type == "wait_for":
-        return [("yes", "Yes: it happened"), ("no", "No: time limit reached")]
-    if step.type in ("branch", "split"):
-        lanes = [(str(i), p.name) for i, p in enumerate(step.paths)]
-        return [*lanes, ("otherwise", "Otherwise")] if step.type == "branch" else lanes
-    return []
+    return kind_of(step.type).summary(step, names)
 
 
 def build_canvas(spec: JourneySpec, names: Names, problems: dict[str, list[str]] | None = None) -> Lane:
@@ -144,6 +104,7 @@ def build_canvas(spec: JourneySpec, names: Names, problems: dict[str, list[str]]
         previous = before
         for position, step in enumerate(steps):
             items.append(Slot(parent, path, position, previous))
+            kind = kind_of(step.type)
             summary = summarize(step, names)
             note = ""
             if step.content and not names.content_ready.get(step.content, True):
@@ -152,12 +113,15 @@ def build_canvas(spec: JourneySpec, names: Names, problems: dict[str, list[str]]
                 Tile(
                     id=step.id,
                     kind=step.type,
-                    kind_label=KIND_LABELS.get(step.type, step.type),
+                    kind_label=kind.label,
+                    icon=kind.icon_svg(),
                     summary=summary,
                     problems=problems.get(step.id, []),
                     lanes=[
                         lane(children, step.id, name, child_label, f"{child_label} of {summary}")
-                        for (name, children), (_, child_label) in zip(step.children(), _lanes(step), strict=True)
+                        for (name, children), (_, child_label) in zip(
+                            kind.children(step), kind.lanes(step), strict=True
+                        )
                     ],
                     note=note,
                 )
@@ -167,11 +131,3 @@ def build_canvas(spec: JourneySpec, names: Names, problems: dict[str, list[str]]
         return Lane(path, label, items)
 
     return lane(spec.steps, "", "", "", "the start")
-
-
-def problems_by_step(errors: list[SpecError]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for error in errors:
-        text = f"{error.field}: {error.message}" if error.field else error.message
-        found.setdefault(error.where, []).append(text)
-    return found

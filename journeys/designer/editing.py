@@ -4,24 +4,16 @@ A place in the tree is a `Location`: the parent step's id (None at the top), the
 under it ("yes", "no", "0".., "otherwise"; "" at the top) and a position in that path.
 """
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.utils.text import slugify
 
-from ..definition import (
-    MESSAGE_TYPES,
-    BundleError,
-    Catalogue,
-    JourneySpec,
-    StepSpec,
-    journey_to_dict,
-    parse_bundle,
-)
+from ..definition import BundleError, Catalogue, journey_to_dict, parse_bundle
+from ..spec import NO_STEPS, JourneySpec, SpecError, StepSpec
+from ..steps import kind_of
 
-# A draft may have no steps yet; publishing says so ("add at least one step").
-_EMPTY_STEPS = "a journey needs at least one step"
+__all__ = ["EditError", "Location", "SpecError", "spec_errors"]
 
 
 class EditError(ValueError):
@@ -85,14 +77,8 @@ def insert_step(spec: JourneySpec, where: Location, step: StepSpec) -> None:
 def replace_step(spec: JourneySpec, step_id: str, new: StepSpec) -> None:
     """Put `new` where `step_id` is, keeping the steps on its paths when the kind keeps them."""
     old, where = find(spec, step_id)
-    if new.type == old.type == "wait_for":
-        new.yes, new.no = old.yes, old.no
-    elif new.type == old.type and new.type in ("branch", "split"):
-        for index, path in enumerate(new.paths):
-            if index < len(old.paths):
-                path.steps = old.paths[index].steps
-        if new.type == "branch":
-            new.otherwise = old.otherwise
+    if new.type == old.type:
+        kind_of(new.type).keep_children(old, new)
     sequence(spec, where.parent, where.path)[where.position] = new
 
 
@@ -119,74 +105,26 @@ def earlier_messages(spec: JourneySpec, where: Location) -> list[StepSpec]:
 
     def search(steps: list[StepSpec], parent: str | None, path: str, passed: list[StepSpec]):
         if parent == where.parent and path == where.path:
-            return passed + [s for s in steps[: where.position] if s.type in MESSAGE_TYPES]
+            return passed + [s for s in steps[: where.position] if kind_of(s.type).channel]
         for step in steps:
             for name, children in step.children():
                 found = search(children, step.id, name, passed)
                 if found is not None:
                     return found
-            if step.type in MESSAGE_TYPES:
+            if kind_of(step.type).channel:
                 passed = [*passed, step]
         return None
 
     return search(spec.steps, None, "", []) or []
 
 
-@dataclass(frozen=True)
-class SpecError:
-    where: str  # "start", "goal", "exit", "settings", "steps", or a step id
-    field: str  # the field inside it ("content", "within", "conditions[0].value"), or ""
-    message: str
-
-
 def spec_errors(spec: JourneySpec, catalogue: Catalogue) -> list[SpecError]:
-    """Everything the journey format finds wrong with the spec, located on the canvas."""
+    """Everything the journey format finds wrong with the spec; each SpecError says where on
+    the canvas it is (`where`: a step id, start, goal, exit, steps, settings) and in which
+    field (`field_parts`)."""
     try:
         parse_bundle({"journeys": [journey_to_dict(spec)]}, catalogue)
     except BundleError as error:
-        located = [locate(item, spec) for item in error.errors]
-        return [e for e in located if not (e.where == "steps" and e.message == _EMPTY_STEPS)]
+        # A draft may have no steps yet; publishing says so ("add at least one step").
+        return [e for e in error.problems if e.code != NO_STEPS]
     return []
-
-
-_TOKEN = re.compile(r"([A-Za-z_]+)(?:\[(\d+)\])?")
-_SEQUENCES = ("steps", "yes", "no", "otherwise")
-
-
-def locate(error: str, spec: JourneySpec) -> SpecError:
-    """'journeys[0].steps[1].no[0].content: is required' -> SpecError(step id, 'content', …)."""
-    path, _, message = error.partition(": ")
-    tokens = [(m.group(1), m.group(2)) for m in _TOKEN.finditer(path)]
-    if tokens and tokens[0][0] == "journeys":
-        tokens = tokens[1:]
-    if not tokens:
-        return SpecError("settings", "", message)
-    first = tokens[0][0]
-    if first in ("start", "goal", "exit"):
-        rest = path.split(f"{first}.", 1)[1] if f"{first}." in path else ""
-        return SpecError(first, rest, message)
-    if first != "steps":
-        return SpecError("settings", first, message)
-    current: list[StepSpec] | None = spec.steps
-    step: StepSpec | None = None
-    i = 0
-    while i < len(tokens):
-        name, index = tokens[i]
-        if name in _SEQUENCES and index is not None:
-            if name != "steps" and step is not None:
-                current = dict(step.children()).get(name, [])
-            if current is None or int(index) >= len(current):
-                break
-            step, current = current[int(index)], None
-            i += 1
-            continue
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if name == "paths" and index is not None and step is not None and nxt and nxt[0] == "steps":
-            current = step.paths[int(index)].steps if int(index) < len(step.paths) else []
-            i += 1
-            continue
-        break
-    if step is None:
-        return SpecError("steps", "", message)
-    field = ".".join(f"{n}[{k}]" if k is not None else n for n, k in tokens[i:])
-    return SpecError(step.id, field, message)

@@ -6,54 +6,40 @@ journey format's own rules so the messages match the ones an import would give.
 """
 
 import zoneinfo
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
-from django.utils.dateparse import parse_datetime
 
-from content.models import Content
-from triggers.models import Trigger, TriggerAttribute, TriggerStatus
+from triggers.models import Trigger
 
 from ..conditions import MAX_CONDITIONS, NO_VALUE, OPERATORS, condition_problems
-from ..definition import CONTACT_ADDRESSES, PathSpec, StepSpec
-from ..durations import MAX_WAIT
 from ..models import JourneyType, RepeatPolicy
-from ..tracking import TRIGGERS as INTERACTION_TRIGGERS
-from .canvas import KIND_LABELS, OPERATOR_WORDS
+from ..spec import StepSpec
+from ..steps import kind_of
+from .fields import (
+    ContentChoiceField,
+    TriggerChoiceField,
+    TriggersField,
+    operator_choices,
+    operator_types,
+    parse_value,
+    ready_triggers,
+    trigger_schemas,
+    value_text,
+)
 
-UNITS = [("m", "minutes"), ("h", "hours"), ("d", "days"), ("w", "weeks")]
-UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-CONTACT_FIELDS = ["email", "phone", "push_token", "first_name", "last_name", "time_zone"]
-BRANCH_PATHS = 3
-BRANCH_CONDITIONS = 3  # per path; all must hold
-# The channel whose messages an interaction trigger is about (email_opened -> email).
-INTERACTION_CHANNELS = {trigger: channel for (_, channel), trigger in INTERACTION_TRIGGERS.items()}
-SPLIT_PATHS = 4
-
-
-def ready_triggers(*keep: str | None) -> Any:
-    """Triggers that are Ready to use, plus the ones already chosen (so a choice that went
-    back to Draft still shows, and publishing explains the problem)."""
-    return Trigger.objects.filter(Q(status=TriggerStatus.READY) | Q(key__in=[k for k in keep if k])).order_by("name")
-
-
-class TriggerChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Trigger) -> str:
-        return obj.name if obj.is_ready else f"{obj.name} (Draft)"
-
-
-class TriggersField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Trigger) -> str:
-        return obj.name if obj.is_ready else f"{obj.name} (Draft)"
-
-
-class ContentChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Content) -> str:
-        return obj.name if obj.is_ready else f"{obj.name} (Draft)"
+__all__ = [
+    "ContentChoiceField",
+    "TriggerChoiceField",
+    "TriggersField",
+    "operator_choices",
+    "operator_types",
+    "parse_value",
+    "ready_triggers",
+    "trigger_schemas",
+    "value_text",
+]
 
 
 # --- Create -----------------------------------------------------------------------------
@@ -103,50 +89,6 @@ class CreateJourneyForm(forms.Form):
 
 
 # --- Conditions --------------------------------------------------------------------------
-
-
-def operator_choices() -> list[tuple[str, str]]:
-    return [(op, f"{op} ({OPERATOR_WORDS[op]})" if OPERATOR_WORDS[op] != op else op) for op in OPERATORS]
-
-
-def parse_value(raw: str, type_: str, operator: str) -> Any:
-    """The typed value of what was typed for a condition on an attribute of `type_`."""
-    if operator in NO_VALUE:
-        return None
-    if operator in ("in", "not_in"):
-        items = [item.strip() for item in raw.split(",") if item.strip()]
-        if not items:
-            raise ValidationError(f"List the values for “{operator}”, separated by commas.")
-        return [parse_value(item, type_, "=") for item in items]
-    raw = raw.strip()
-    if type_ == "number":
-        try:
-            number = Decimal(raw)
-        except ArithmeticError:
-            number = None
-        if number is None or not number.is_finite():
-            raise ValidationError(f"“{raw}” is not a number; enter a number such as 50 or 49.90.")
-        return int(number) if number == number.to_integral_value() else float(number)
-    if type_ == "boolean":
-        if raw.lower() not in ("true", "false"):
-            raise ValidationError("Choose true or false.")
-        return raw.lower() == "true"
-    if type_ == "datetime":
-        when = parse_datetime(raw) if raw else None
-        if when is None or when.tzinfo is None:
-            raise ValidationError("Enter a date and time with its offset, e.g. 2026-12-24T09:00:00+01:00.")
-        return raw
-    if not raw:
-        raise ValidationError(f"Enter a value for “{operator}”.")
-    return raw
-
-
-def value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(value_text(v) for v in value)
-    return "" if value is None else str(value)
 
 
 class ConditionForm(forms.Form):
@@ -261,25 +203,6 @@ def posted_conditions(data: Any, prefix: str = CONDITIONS_PREFIX) -> list[dict[s
     return rows
 
 
-def operator_types() -> dict[str, list[str]]:
-    """Operator -> the attribute types it applies to (for the page's script)."""
-    return {op: sorted(types) for op, types in OPERATORS.items()}
-
-
-def trigger_schemas(triggers: Any, *, by: str = "key") -> dict[str, dict[str, str]]:
-    """The attribute schema of each trigger (dotted paths for nested attributes), keyed by the
-    trigger's `by` field as the trigger select sends it: one query."""
-    schemas: dict[str, dict[str, str]] = {str(value): {} for value in triggers.values_list(by, flat=True)}
-    rows = (
-        TriggerAttribute.objects.filter(trigger__in=triggers)
-        .order_by("position", "name")
-        .values_list(f"trigger__{by}", "name", "type")
-    )
-    for owner, name, type_ in rows:
-        schemas[str(owner)][name] = type_
-    return schemas
-
-
 # --- Settings ----------------------------------------------------------------------------
 
 
@@ -335,44 +258,13 @@ class SettingsForm(forms.Form):
 # --- Steps ---------------------------------------------------------------------------------
 
 
-class DurationMixin:
-    """A duration as amount + unit, within the 90-day limit."""
+class StepForm(forms.Form):
+    """The fields of one kind of step, as its kind (journeys.steps) lays them out. `earlier`
+    are the message steps before this place; `attributes` the start trigger's schema (for
+    addresses and branch conditions); `time_zone` the journey's, in which a wait's "until"
+    is typed."""
 
-    def duration_fields(self, label: str, initial: timedelta | None, *, required: bool = True) -> None:
-        amount, unit = "", "d"
-        if initial:
-            seconds = int(initial.total_seconds())
-            for u in ("w", "d", "h", "m"):
-                if seconds % UNIT_SECONDS[u] == 0:
-                    amount, unit = str(seconds // UNIT_SECONDS[u]), u
-                    break
-        self.fields["amount"] = forms.IntegerField(
-            min_value=1,
-            max_value=MAX_WAIT.days * 24 * 60,
-            label=label,
-            initial=amount or None,
-            required=required,
-            help_text="At most 90 days.",
-        )
-        self.fields["unit"] = forms.ChoiceField(choices=UNITS, initial=unit, label="Unit", required=required)
-
-    def clean_duration(self) -> timedelta | None:
-        amount, unit = self.cleaned_data.get("amount"), self.cleaned_data.get("unit")
-        if amount is None or unit is None:
-            return None
-        duration = timedelta(seconds=amount * UNIT_SECONDS[unit])
-        if duration > MAX_WAIT:
-            self.add_error("amount", f"{amount} {dict(UNITS)[unit]} is longer than the 90-day limit.")
-            return None
-        return duration
-
-
-class StepForm(DurationMixin, forms.Form):
-    """The fields of one kind of step. `earlier` are the message steps before this place;
-    `attributes` the start trigger's schema (for addresses and branch conditions);
-    `time_zone` the journey's, in which a wait's "until" is typed."""
-
-    # The wait-for's conditions: a formset on the schema of the trigger chosen in this form.
+    # A formset of conditions on the schema of the trigger chosen in this form (a wait-for's).
     conditions: BaseConditionFormSet | None = None
     # Conditions left out when the form was redrawn for a trigger without their attribute.
     dropped_conditions: list[dict[str, str]]
@@ -390,12 +282,12 @@ class StepForm(DurationMixin, forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.kind, self.step, self.attributes = kind, step, attributes
+        self.step_kind = kind_of(kind)
         self.time_zone = zoneinfo.ZoneInfo(time_zone)
         self.earlier = earlier  # (step id, label, channel) of the messages passed before here
         self.dropped_conditions = []
-        getattr(self, f"_fields_{kind}", self._fields_message)(step, earlier)
-        if kind == "wait_for":
-            self._conditions(step, condition_rows)
+        self.condition_rows = condition_rows
+        self.step_kind.form_fields(self, step)
 
     @classmethod
     def redrawn(cls, data: Any, **kwargs: Any) -> "StepForm":
@@ -419,67 +311,11 @@ class StepForm(DurationMixin, forms.Form):
             key = self.initial.get("trigger", self.fields["trigger"].initial)
         return self.triggers.get(str(key or ""))
 
-    # Fields by kind.
-    def _fields_message(self, step: StepSpec | None, earlier: list) -> None:
-        self.fields["content"] = ContentChoiceField(
-            queryset=Content.objects.filter(channel=self.kind).order_by("name"),
-            to_field_name="key",
-            label={"email": "Email to send", "text": "Text message to send", "push": "Push notification to send"}[
-                self.kind
-            ],
-            empty_label="Choose the message",
-            initial=step.content if step else None,
-            help_text="Build with Draft content; it must be Ready to send before the journey can go live.",
-        )
-        address = CONTACT_ADDRESSES[self.kind]
-        choices = [(address, f"The contact's {address.split('.')[1].replace('_', ' ')} ({address})")]
-        choices += [(f"trigger.{p}", f"Trigger attribute {p}") for p, t in self.attributes.items() if t == "text"]
-        self.fields["to"] = forms.ChoiceField(
-            choices=choices, label="Send to", initial=step.to if step and step.to else address
-        )
-
-    def _fields_wait(self, step: StepSpec | None, earlier: list) -> None:
-        until = step.until.astimezone(self.time_zone) if step and step.until else None
-        self.fields["mode"] = forms.ChoiceField(
-            choices=[("duration", "For a time"), ("until", "Until a date and time")],
-            widget=forms.RadioSelect,
-            initial="until" if until else "duration",
-            required=False,
-            label="Wait",
-        )
-        self.duration_fields("Wait for", step.duration if step else None, required=False)
-        self.fields["until"] = forms.DateTimeField(
-            required=False,
-            label="Until",
-            initial=until.replace(tzinfo=None, second=0, microsecond=0) if until else None,
-            input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
-            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-            help_text=f"In the journey's time zone ({self.time_zone.key}). A date already passed continues at once.",
-        )
-
-    def _fields_wait_for(self, step: StepSpec | None, earlier: list) -> None:
-        queryset = ready_triggers(step.trigger if step else None)
-        self.triggers = {t.key: t for t in queryset}
-        self.trigger_schemas = trigger_schemas(queryset)
-        self.fields["trigger"] = TriggerChoiceField(
-            queryset=queryset,
-            to_field_name="key",
-            label="Wait for the trigger",
-            empty_label="Choose a trigger",
-            initial=step.trigger if step else None,
-        )
-        self.fields["of_step"] = forms.ChoiceField(
-            choices=[("", "Any (not about an earlier message)"), *[(i, label) for i, label, _ in earlier]],
-            required=False,
-            label="Of the earlier message",
-            help_text="For interactions such as Email opened: which message to watch (one sent earlier on this path).",
-            initial=step.of_step if step else "",
-        )
-        self.duration_fields("Time limit", step.duration if step else timedelta(days=1))
-
-    def _conditions(self, step: StepSpec | None, rows: list[dict[str, str]] | None) -> None:
+    def add_conditions(self, step: StepSpec | None) -> None:
+        """Conditions on the attributes of the trigger chosen in the `trigger` field."""
         trigger = self.chosen_trigger
         self.condition_schema = self.trigger_schemas.get(trigger.key, {}) if trigger else {}
+        rows = self.condition_rows
         if rows is None:
             rows = condition_initial(step.conditions) if step and trigger and step.trigger == trigger.key else []
         else:
@@ -493,43 +329,8 @@ class StepForm(DurationMixin, forms.Form):
             error_messages={"too_many_forms": f"A wait for a trigger takes at most {MAX_CONDITIONS} conditions."},
         )
 
-    def _branch_attributes(self) -> list[tuple[str, str]]:
-        return [(f"trigger.{p}", f"trigger.{p}") for p in self.attributes] + [
-            (f"contact.{f}", f"contact.{f}") for f in CONTACT_FIELDS
-        ]
-
-    def _fields_branch(self, step: StepSpec | None, earlier: list) -> None:
-        paths = step.paths if step else []
-        # Room for every path and condition an imported branch has, so editing loses none.
-        self.path_count = max(BRANCH_PATHS, len(paths))
-        self.condition_count = max([BRANCH_CONDITIONS, *(len(p.conditions) for p in paths)])
-        for n in range(1, self.path_count + 1):
-            path = paths[n - 1] if n - 1 < len(paths) else None
-            self.fields[f"path_{n}_name"] = forms.CharField(
-                required=False, max_length=60, label=f"Path {n} name", initial=path.name if path else ""
-            )
-            conditions = path.conditions if path else []
-            for m in range(1, self.condition_count + 1):
-                condition = conditions[m - 1] if m - 1 < len(conditions) else {}
-                prefix, label = f"path_{n}_{m}", f"Path {n}, condition {m}"
-                self.fields[f"{prefix}_attribute"] = forms.ChoiceField(
-                    choices=[("", "Choose an attribute"), *self._branch_attributes()],
-                    required=False,
-                    label=f"{label}: attribute",
-                    initial=condition.get("attribute", ""),
-                )
-                self.fields[f"{prefix}_operator"] = forms.ChoiceField(
-                    choices=operator_choices(),
-                    required=False,
-                    label=f"{label}: operator",
-                    initial=condition.get("operator"),
-                )
-                self.fields[f"{prefix}_value"] = forms.CharField(
-                    required=False, label=f"{label}: value", initial=value_text(condition.get("value"))
-                )
-
     def branch_paths(self) -> list[dict]:
-        """The branch form's fields grouped for the template: path name, then condition rows."""
+        """The path fields grouped for the template: path name, then condition rows."""
         return [
             {
                 "number": n,
@@ -542,135 +343,18 @@ class StepForm(DurationMixin, forms.Form):
             for n in range(1, self.path_count + 1)
         ]
 
-    def _fields_split(self, step: StepSpec | None, earlier: list) -> None:
-        paths = step.paths if step else []
-        defaults = [50, 50, None, None]
-        self.path_count = max(SPLIT_PATHS, len(paths))
-        for n in range(1, self.path_count + 1):
-            path = paths[n - 1] if n - 1 < len(paths) else None
-            self.fields[f"path_{n}_name"] = forms.CharField(
-                required=False,
-                max_length=60,
-                label=f"Path {n} name",
-                initial=path.name if path else ("A", "B", "", "")[n - 1] if not paths else "",
-            )
-            self.fields[f"path_{n}_percent"] = forms.IntegerField(
-                required=False,
-                min_value=1,
-                max_value=100,
-                label=f"Path {n} share (%)",
-                initial=path.percent if path else (defaults[n - 1] if not paths and n <= len(defaults) else None),
-            )
-
     def clean(self) -> dict:
         data = super().clean()
-        if self.kind == "wait" and data.get("mode") == "until":
-            data["duration"] = None
-            if data.get("until") is None and "until" not in self.errors:
-                self.add_error("until", "Enter the date and time to wait until.")
-            elif data.get("until") is not None:
-                data["until"] = data["until"].replace(tzinfo=self.time_zone)
-        elif self.kind in ("wait", "wait_for"):
-            data["duration"] = self.clean_duration()
-            if data["duration"] is None and "amount" not in self.errors:
-                self.add_error("amount", "Enter how long, e.g. 1 day.")
-        if self.kind == "wait_for":
-            self._clean_of_step(data)
-        if self.kind == "branch":
-            data["paths"] = self._clean_branch(data)
-        if self.kind == "split":
-            data["paths"] = self._clean_split(data)
+        self.step_kind.clean_form(self, data)
         return data
 
-    def _clean_of_step(self, data: dict) -> None:
-        trigger, of_step = data.get("trigger"), data.get("of_step")
-        if not of_step or trigger is None:
-            return
-        channel = INTERACTION_CHANNELS.get(trigger.key)
-        if channel is None:
-            self.add_error("of_step", f"{trigger.name} is not about a message; choose Any.")
-            return
-        channels = {step_id: step_channel for step_id, _, step_channel in self.earlier}
-        if channels.get(of_step) != channel:
-            self.add_error("of_step", f"{trigger.name} is about a {KIND_LABELS[channel].lower()}; choose one of those.")
-
-    def _clean_branch(self, data: dict) -> list[PathSpec]:
-        paths = []
-        types = {f"trigger.{p}": t for p, t in self.attributes.items()}
-        for n in range(1, self.path_count + 1):
-            conditions = []
-            for m in range(1, self.condition_count + 1):
-                prefix = f"path_{n}_{m}"
-                attribute = data.get(f"{prefix}_attribute")
-                if not attribute:
-                    continue
-                operator = data.get(f"{prefix}_operator") or "="
-                # Contact fields are text; trigger attributes have the start trigger's types.
-                type_ = types.get(attribute, "text")
-                if type_ not in OPERATORS[operator]:
-                    self.add_error(
-                        f"{prefix}_operator", f"“{operator}” does not apply to {type_} attribute {attribute}."
-                    )
-                    continue
-                try:
-                    value = parse_value(data.get(f"{prefix}_value") or "", type_, operator)
-                except ValidationError as error:
-                    self.add_error(f"{prefix}_value", error)
-                    continue
-                condition = {"attribute": attribute, "operator": operator}
-                if operator not in NO_VALUE:
-                    condition["value"] = value
-                conditions.append(condition)
-            if conditions:
-                name = data.get(f"path_{n}_name") or f"Path {n}"
-                paths.append(PathSpec(name=name, steps=[], conditions=conditions))
-            elif data.get(f"path_{n}_name"):
-                self.add_error(f"path_{n}_1_attribute", f"Give path {n} a condition, or leave its name empty.")
-        if not paths and not self.errors:
-            self.add_error("path_1_1_attribute", "A branch needs at least one path with a condition.")
-        return paths
-
-    def _clean_split(self, data: dict) -> list[PathSpec]:
-        paths = []
-        for n in range(1, self.path_count + 1):
-            percent = data.get(f"path_{n}_percent")
-            if percent is None:
-                continue
-            paths.append(PathSpec(name=data.get(f"path_{n}_name") or f"Path {n}", steps=[], percent=percent))
-        if len(paths) < 2:
-            self.add_error("path_1_percent", "A split needs at least two paths with a share.")
-        elif sum(p.percent or 0 for p in paths) != 100:
-            self.add_error(
-                None, f"The shares add up to {sum(p.percent or 0 for p in paths)} %; they must add up to 100 %."
-            )
-        return paths
-
     def to_spec(self, step_id: str) -> StepSpec:
-        data = self.cleaned_data
         spec = StepSpec(id=step_id, type=self.kind)
-        if self.kind in ("email", "text", "push"):
-            spec.content, spec.to = data["content"].key, data["to"]
-        elif self.kind == "wait":
-            spec.duration = data["duration"]
-            spec.until = data.get("until") if data.get("mode") == "until" else None
-        elif self.kind == "wait_for":
-            spec.trigger = data["trigger"].key
-            spec.of_step = data.get("of_step") or None
-            spec.duration = data["duration"]
-            spec.conditions = self.conditions.conditions() if self.conditions is not None else []
-        elif self.kind in ("branch", "split"):
-            spec.paths = data["paths"]
+        self.step_kind.form_to_spec(self, spec)
         return spec
 
     def suggested_id(self) -> str:
-        data = self.cleaned_data
-        if self.kind in ("email", "text", "push"):
-            return data["content"].name
-        if self.kind == "wait_for":
-            return f"wait for {data['trigger'].name}"
-        if self.kind == "wait":
-            return "wait"
-        return KIND_LABELS[self.kind]
+        return self.step_kind.suggested_id(self)
 
 
 # --- Test and import ------------------------------------------------------------------------

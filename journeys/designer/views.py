@@ -8,7 +8,6 @@ Every change goes through the engine's own functions: a draft is changed as a sp
 """
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +39,9 @@ from ..publishing import (
     stop,
 )
 from ..simulation import SimulationError, parse_event, simulate
-from .canvas import KIND_LABELS, Names, build_canvas, describe_condition, summarize
+from ..spec import Problem, SpecPath
+from ..steps import kind_of, kinds
+from .canvas import Names, build_canvas, describe_condition, summarize
 from .editing import (
     EditError,
     Location,
@@ -71,20 +72,13 @@ from .forms import (
 )
 
 T = "admin/journeys/designer/"
+# Codes of the designer's own problems with a change (besides the format's).
+NO_DRAFT = "no_draft"
+EDIT_CONFLICT = "edit_conflict"
 # On the canvas URL after a refused Publish: list what stands in the way.
 PROBLEMS_PARAMETER = "problems"
 # The name of the step form's "Show its attributes" button (used without scripts).
 REDRAW = "redraw"
-STEP_KINDS = ["email", "text", "push", "wait", "wait_for", "branch", "split"]
-KIND_HELP = {
-    "email": "Send an email.",
-    "text": "Send a text message.",
-    "push": "Send a push notification.",
-    "wait": "Wait a set amount of time.",
-    "wait_for": "Wait for a trigger (such as Email opened) with a time limit: Yes and No paths.",
-    "branch": "If/then on attributes of the trigger or the contact.",
-    "split": "Send people down paths at random, by share.",
-}
 
 
 def shown_version(journey: Journey) -> JourneyVersion | None:
@@ -188,9 +182,13 @@ class JourneyDesigner:
             Journey.objects.select_for_update().get(pk=journey.pk)
             draft = journey.versions.filter(state=VersionState.DRAFT).first()
             if draft is None:
-                raise EditError("This journey has no draft any more; press Edit to open one.")
+                # Discarded or published in another tab meanwhile.
+                return [SpecError(SpecPath(), NO_DRAFT, "This journey has no draft any more; press Edit to open one.")]
             spec = version_to_spec(draft)
-            change(spec)
+            try:
+                change(spec)
+            except EditError as error:  # the place or step is gone (changed in another tab)
+                return [SpecError(SpecPath(), EDIT_CONFLICT, str(error))]
             errors = spec_errors(spec, catalogue_from_database())
             if errors:
                 return errors
@@ -238,8 +236,8 @@ class JourneyDesigner:
             problems = self._publish_problems(journey, version)
         tile_problems: dict[str, list[str]] = {}
         for problem in problems or []:
-            if problem["where"].startswith("step "):
-                tile_problems.setdefault(problem["where"][5:], []).append(problem["message"])
+            if problem["step"]:
+                tile_problems.setdefault(problem["step"], []).append(problem["message"])
         lookup = names()
         live = journey.versions.filter(state=VersionState.PUBLISHED).first()
         context = self._context(
@@ -267,29 +265,15 @@ class JourneyDesigner:
         """Publish problems, each with a link to where it is and, when the fix is elsewhere
         (content not Ready to send, a trigger not Ready to use), a link to that too."""
         settings_url = self._url("settings", journey.pk)
-        steps = {s.key: s for s in version.steps.select_related("content", "trigger")}
-        used = [version.start_trigger, version.goal_trigger, *version.exit_triggers.all()]
-        used += [s.trigger for s in steps.values()]
-        # The engine words it "trigger 'Name' is not Ready to use"; match that exact message.
-        used_triggers = {f"trigger {t.name!r} is not Ready to use": t for t in used if t is not None}
         found = []
         for problem in publish_problems(version):
             entry = {
                 "where": problem.where,
+                "step": problem.step,
                 "message": problem.message,
                 "url": problem_link(problem.where, settings_url),
             }
-            step = steps.get(problem.where[5:]) if problem.where.startswith("step ") else None
-            if step is not None and step.content is not None and not step.content.is_ready:
-                entry["fix_url"] = reverse(
-                    f"admin:content_{step.content.specific._meta.model_name}_change", args=[step.content.pk]
-                )
-                entry["fix_label"] = f"Open {step.content.name}"
-            else:
-                trigger = used_triggers.get(problem.message)
-                if trigger is not None:
-                    entry["fix_url"] = reverse("admin:triggers_trigger_change", args=[trigger.pk])
-                    entry["fix_label"] = f"Open trigger {trigger.name}"
+            entry.update(_fix_link(problem))
             found.append(entry)
         return found
 
@@ -408,7 +392,11 @@ class JourneyDesigner:
     def _step_form(self, request: HttpRequest, spec: JourneySpec, kind: str, where: Location, step=None) -> StepForm:
         lookup = names()
         earlier = [
-            (s.id, f"{KIND_LABELS[s.type]}: {lookup.content.get(s.content or '', s.content)} ({s.id})", s.type)
+            (
+                s.id,
+                f"{kind_of(s.type).label}: {lookup.content.get(s.content or '', s.content)} ({s.id})",
+                kind_of(s.type).channel,
+            )
             for s in earlier_messages(spec, where)
         ]
         options = {
@@ -425,7 +413,7 @@ class JourneyDesigner:
         return StepForm(request.POST if request.method == "POST" else None, **options)
 
     def _explain_redraw(self, request: HttpRequest, form: StepForm) -> None:
-        if form.kind != "wait_for":
+        if form.conditions is None:  # only a form with conditions on a chosen trigger redraws
             return
         trigger = form.chosen_trigger
         if trigger is None:
@@ -439,10 +427,19 @@ class JourneyDesigner:
             )
 
     def _step_context(self, form: StepForm) -> dict:
-        """What the step template needs besides the form: the wait-for's condition picker."""
+        """What the step template needs besides the form: the kind's names and layout, and the
+        condition picker of a form with conditions (a wait-for's)."""
+        kind = form.step_kind
+        context: dict[str, Any] = {
+            "kind": kind.name,
+            "kind_label": kind.label,
+            "kind_icon": kind.icon_svg(),
+            "form_template": kind.form_template,
+        }
         if form.conditions is None:
-            return {}
+            return context
         return {
+            **context,
             "formset": form.conditions,
             "attribute_types": form.condition_schema,
             "schemas": form.trigger_schemas,
@@ -481,22 +478,20 @@ class JourneyDesigner:
             version=draft,
             editable=True,
         )
-        if kind not in STEP_KINDS:
-            context["kinds"] = [(k, KIND_LABELS[k], KIND_HELP[k]) for k in STEP_KINDS]
+        if kind not in [k.name for k in kinds()]:
+            context["kinds"] = [(k.name, k.label, k.help, k.icon_svg()) for k in kinds()]
             return TemplateResponse(request, T + "choose_step.html", context)
         form = self._step_form(request, spec, kind, where)
         if request.method == "POST" and form.is_bound and form.is_valid():
             new = form.to_spec(unique_id(spec, form.suggested_id()))
             errors = self._change_draft(journey, lambda s: insert_step(s, where, new))
             if not errors:
-                messages.success(request, f"Added: {KIND_LABELS[kind]}.")
+                messages.success(request, f"Added: {kind_of(kind).label}.")
                 return HttpResponseRedirect(self._url("change", journey.pk) + f"#step-{new.id}")
             _attach(form, errors, new.id)
         context.update(
             form=form,
-            kind=kind,
-            kind_label=KIND_LABELS[kind],
-            title=f"Add a step: {KIND_LABELS[kind]}",
+            title=f"Add a step: {kind_of(kind).label}",
             **self._step_context(form),
         )
         return TemplateResponse(request, T + "step.html", context)
@@ -521,16 +516,14 @@ class JourneyDesigner:
             new = form.to_spec(step.id)
             errors = self._change_draft(journey, lambda s: replace_step(s, step.id, new))
             if not errors:
-                messages.success(request, f"Saved: {KIND_LABELS[step.type]}.")
+                messages.success(request, f"Saved: {kind_of(step.type).label}.")
                 return HttpResponseRedirect(self._url("change", journey.pk) + f"#step-{step.id}")
             _attach(form, errors, step.id)
         context = self._context(
             request,
             journey,
-            f"{KIND_LABELS[step.type]} step",
+            f"{kind_of(step.type).label} step",
             form=form,
-            kind=step.type,
-            kind_label=KIND_LABELS[step.type],
             step=step,
             editable=editable,
             version=version,
@@ -553,7 +546,7 @@ class JourneyDesigner:
         if request.method == "POST":
             errors = self._change_draft(journey, lambda s: remove_step(s, step_id))
             if not errors:
-                messages.success(request, f"Removed: {KIND_LABELS[step.type]} ({step.id}).")
+                messages.success(request, f"Removed: {kind_of(step.type).label} ({step.id}).")
                 return redirect(self._url("change", journey.pk))
         lookup = names()
         context = self._context(
@@ -698,6 +691,29 @@ class JourneyDesigner:
         return TemplateResponse(request, T + "import.html", context)
 
 
+def _fix_link(problem: Problem) -> dict[str, str]:
+    """When the fix is elsewhere (content not Ready to send, a trigger not Ready to use), a
+    link to it."""
+    if problem.fix is None:
+        return {}
+    what, key = problem.fix
+    if what == "content":
+        content = Content.objects.filter(key=key).first()
+        if content is None:
+            return {}
+        return {
+            "fix_url": reverse(f"admin:content_{content.specific._meta.model_name}_change", args=[content.pk]),
+            "fix_label": f"Open {content.name}",
+        }
+    trigger = Trigger.objects.filter(key=key).first()
+    if trigger is None:
+        return {}
+    return {
+        "fix_url": reverse("admin:triggers_trigger_change", args=[trigger.pk]),
+        "fix_label": f"Open trigger {trigger.name}",
+    }
+
+
 def _redrawing(request: HttpRequest) -> bool:
     """The form was sent to show the attributes of the trigger chosen, not to be saved."""
     return request.method == "POST" and REDRAW in request.POST
@@ -733,28 +749,27 @@ _FORM_FIELDS = {
 }
 
 
-_CONDITION_FIELD = re.compile(r"^conditions\[(\d+)\]\.?(\w*)")
-
-
 def _attach(form: StepForm, errors: list[SpecError], step_id: str) -> None:
     """Put the format's errors on the form: on their field when they are about this step."""
     for error in errors:
-        if error.where == step_id:
-            field = _FORM_FIELDS.get(error.field)
-            condition = _CONDITION_FIELD.match(error.field)
-            if condition and form.conditions is not None:
-                # "conditions[1].value" -> the message on the second condition's row.
-                index, name = int(condition[1]), condition[2]
-                rows = form.conditions.condition_forms()
-                if index < len(rows):
-                    rows[index].add_error(name if name in rows[index].fields else None, error.message)
-                    continue
-            form.add_error(field if field in form.fields else None, error.message)
-        else:
+        if error.where != step_id:
             form.add_error(None, _explain(error, step_id))
+            continue
+        parts = error.field_parts
+        if parts[:1] == ("conditions",) and len(parts) >= 2 and isinstance(parts[1], int) and form.conditions:
+            # ("conditions", 1, "value") -> the message on the second condition's row.
+            rows = form.conditions.condition_forms()
+            if parts[1] < len(rows):
+                row, name = rows[parts[1]], str(parts[2]) if len(parts) > 2 else ""
+                row.add_error(name if name in row.fields else None, error.message)
+                continue
+        field = _FORM_FIELDS.get(error.field)
+        form.add_error(field if field in form.fields else None, error.message)
 
 
 def _explain(error: SpecError, step_id: str) -> str:
+    if not str(error.path):
+        return error.message
     where = "the journey's settings" if error.where in ("start", "goal", "exit", "settings") else f"step {error.where}"
     field = f" ({error.field})" if error.field else ""
     return f"In {where}{field}: {error.message}"

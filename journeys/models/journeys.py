@@ -108,6 +108,7 @@ class StepKind(models.TextChoices):
     WAIT_FOR = "wait_for", "Wait for a trigger"
     BRANCH = "branch", "Branch on attributes"
     SPLIT = "split", "Random split"
+    LOG = "log", "Log a note"
 
 
 MESSAGE_KINDS = (StepKind.EMAIL, StepKind.TEXT, StepKind.PUSH)
@@ -135,6 +136,8 @@ class Step(models.Model):
     conditions = models.JSONField(default=list, blank=True)
     # branch: [{"name": …, "conditions": […]}]; split: [{"name": …, "percent": 50}].
     paths = models.JSONField(default=list, blank=True)
+    # What a kind keeps that needs no column of its own (journeys.steps), e.g. a log's message.
+    settings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["version", "parent_id", "path", "position"]

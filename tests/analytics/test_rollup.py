@@ -186,7 +186,7 @@ def test_a_stopped_journey_is_rolled_up_as_stopped(scenario, clock):
     ],
 )
 def test_every_write_of_a_delivery_sets_its_updated_at(scenario, clock, write, django_capture_on_commit_callbacks):
-    from journeys import sending, tracking, transitions
+    from journeys import deliveries, sending, tracking
 
     delivery = Delivery.objects.get(contact__external_id="jo", step__key="initial-email")
     before = delivery.updated_at
@@ -206,10 +206,8 @@ def test_every_write_of_a_delivery_sets_its_updated_at(scenario, clock, write, d
         "record_click": lambda: tracking.record_click(delivery, "https://x.example/"),
         "record_delivered": lambda: tracking.record_delivered(delivery),
         "record_bounced": lambda: tracking.record_bounced(delivery, reason="full"),
-        "participant_left": lambda: transitions._block_unsent_deliveries(
-            Delivery.objects.filter(pk=delivery.pk), timezone.now()
-        ),
-        "release_held": lambda: transitions.update_held_delivery(
+        "participant_left": lambda: deliveries.block_unsent(Delivery.objects.filter(pk=delivery.pk), timezone.now()),
+        "release_held": lambda: deliveries.release_held(
             delivery, status=DeliveryStatus.QUEUED, reason="", next_attempt_at=None
         ),
     }

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from journeys import runtime
 from journeys.models import Delivery, Participant, ParticipantHistory
+from journeys.steps import kind_of
 
 ANA = {"id": "ana", "email": "ana@example.com", "phone": "+15550000001", "push_token": "tok-ana"}
 BEN = {"id": "ben", "email": "ben@example.com", "phone": "+15550000002", "push_token": "tok-ben"}
@@ -56,14 +56,15 @@ def test_a_participant_that_fails_is_retried_later_and_the_rest_of_its_batch_goe
     seed_journey, raise_event, run_sweep, clock, monkeypatch
 ):
     ana, ben = _both_waiting_for_the_open(raise_event, clock)
-    real_wait_for = runtime.EXECUTORS["wait_for"]
+    wait_for = kind_of("wait_for")
+    real_wait_for = wait_for.execute
 
-    def broken_for_ana(participant, *args):
-        if participant.pk == ana.pk:
+    def broken_for_ana(run):
+        if run.participant.pk == ana.pk:
             raise ValueError("a broken row")
-        return real_wait_for(participant, *args)
+        return real_wait_for(run)
 
-    monkeypatch.setitem(runtime.EXECUTORS, "wait_for", broken_for_ana)
+    monkeypatch.setattr(wait_for, "execute", broken_for_ana)
     run_sweep()
 
     ben.refresh_from_db()
@@ -77,7 +78,7 @@ def test_a_participant_that_fails_is_retried_later_and_the_rest_of_its_batch_goe
     assert ParticipantHistory.objects.filter(participant=ana, outcome="error").count() == 1
 
     # Once the cause is gone, the next sweep after the back-off moves it on.
-    monkeypatch.setitem(runtime.EXECUTORS, "wait_for", real_wait_for)
+    monkeypatch.setattr(wait_for, "execute", real_wait_for)
     clock.shift(timedelta(minutes=1))
     run_sweep()
     ana.refresh_from_db()

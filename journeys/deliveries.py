@@ -1,0 +1,237 @@
+"""Every change of a delivery, and the table of the status changes allowed.
+
+A delivery is created by the runtime (a message step), claimed and sent by journeys.sending,
+and moved on by provider callbacks, opens and clicks (journeys.tracking); each of them asks
+this module. Every status change goes through `_move`, a conditional UPDATE from the statuses
+the caller expects: a row another writer moved first is left alone (exactly one of two racing
+writers wins), and a change the table does not allow raises `ForbiddenTransition` before
+anything is written.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from .models import Delivery, DeliveryStatus
+from .queue import enqueue_dispatch
+
+if TYPE_CHECKING:
+    from .models import Participant, Step
+    from .transitions import Writes
+
+S = DeliveryStatus
+
+# status -> the statuses it may move to. Staying queued is a change too: a claim takes a
+# lease, a transient error schedules a retry.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    # Held for quiet hours: released (queued) or, on a second look, blocked.
+    S.HELD: frozenset({S.QUEUED, S.BLOCKED}),
+    # Queued: sent, or never (blocked, failed). A queued delivery that gets news from the
+    # provider (the process died between the provider's accept and recording "sent") moves
+    # forward too, so it is never sent again.
+    S.QUEUED: frozenset({S.QUEUED, S.SENT, S.BLOCKED, S.FAILED, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED}),
+    # After the provider took it, status only moves forward; text and push fail where email bounces.
+    S.SENT: frozenset({S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.FAILED}),
+    S.DELIVERED: frozenset({S.OPENED, S.CLICKED, S.BOUNCED, S.FAILED}),
+    S.OPENED: frozenset({S.CLICKED}),
+    S.CLICKED: frozenset(),
+    S.BOUNCED: frozenset(),
+    S.BLOCKED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice.
+LEASE = timedelta(minutes=5)
+
+
+class ForbiddenTransition(ValueError):
+    """A status change the TRANSITIONS table does not allow (a bug in the caller)."""
+
+
+def allowed(source: str, target: str) -> bool:
+    return target in TRANSITIONS.get(source, frozenset())
+
+
+def _move(deliveries: QuerySet[Delivery], source: Iterable[str], target: str, **fields: Any) -> int:
+    """The one writer of a delivery's status: move the rows still in one of `source` to
+    `target`, with `fields`. Returns how many rows moved."""
+    source = list(source)
+    forbidden = [s for s in source if not allowed(s, target)]
+    if forbidden:
+        raise ForbiddenTransition(f"a delivery cannot go from {', '.join(forbidden)} to {target}")
+    return deliveries.filter(status__in=source).update(status=target, updated_at=timezone.now(), **fields)
+
+
+def _one(delivery_id: int) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(pk=delivery_id)
+
+
+# --- Created by the runtime ----------------------------------------------------------------------
+
+
+def create(
+    participant: "Participant",
+    step: "Step",
+    *,
+    address: str,
+    status: str,
+    reason: str,
+    next_attempt_at: datetime | None,
+    now: datetime,
+    writes: "Writes | None" = None,
+) -> Delivery:
+    """The participant's one delivery for this message step (unique in the schema); a queued
+    one is handed to the workers after commit. With `writes` that batches deliveries (a sweep
+    batch) it is inserted with the batch's others, and has no id until then."""
+    if status not in (S.QUEUED, S.HELD, S.BLOCKED):
+        raise ForbiddenTransition(f"a delivery cannot start as {status}")
+    content = step.content
+    delivery = Delivery(
+        participant=participant,
+        step=step,
+        contact_id=participant.contact_id,
+        channel=content.channel,
+        content=content,
+        commercial=content.purpose == "commercial",
+        address=address,
+        status=status,
+        reason=reason,
+        next_attempt_at=next_attempt_at,
+        created_at=now,
+    )
+    if writes is not None and writes.deliveries:
+        writes.new_deliveries.append(delivery)
+        return delivery
+    delivery.save(force_insert=True)
+    if status == S.QUEUED:
+        enqueue_dispatch(delivery.pk)
+    return delivery
+
+
+def release_held(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:
+    """A message held for quiet hours is released (queued, then handed to the workers after
+    commit) or, on a second look, blocked."""
+    _move(_one(delivery.pk), [S.HELD], status, reason=reason, next_attempt_at=next_attempt_at)
+    delivery.status, delivery.reason, delivery.next_attempt_at = status, reason, next_attempt_at
+    if status == S.QUEUED:
+        enqueue_dispatch(delivery.pk)
+
+
+def block_unsent(deliveries: QuerySet[Delivery], now: datetime) -> None:
+    """Nothing queued for a participant is sent after it left.
+
+    Held messages and queued ones no worker has claimed are blocked here. The claim is a
+    conditional UPDATE of the same row, so exactly one of the two wins: a message claimed
+    first was being sent before the participant left (and is recorded as sent); one blocked
+    first is never claimed. A queued message waiting for a retry is blocked by the dispatch
+    itself, which re-checks the participant.
+    """
+    unclaimed = Q(status=S.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    _move(
+        deliveries.filter(Q(status=S.HELD) | unclaimed),
+        [S.HELD, S.QUEUED],
+        S.BLOCKED,
+        reason="participant_left",
+        next_attempt_at=None,
+    )
+
+
+# --- Sending (journeys.sending) --------------------------------------------------------------------
+
+
+def _due(now: datetime) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+
+
+def claim(delivery_id: int, now: datetime) -> bool:
+    """Take the delivery for one send attempt: exactly one caller wins."""
+    return (
+        _move(
+            _one(delivery_id).filter(_due(now)),
+            [S.QUEUED],
+            S.QUEUED,
+            next_attempt_at=now + LEASE,
+            attempts=F("attempts") + 1,
+        )
+        == 1
+    )
+
+
+def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
+    """`claim` for a chunk: the ids this caller won. Rows another worker is claiming are
+    skipped (PostgreSQL), or wait for it (SQLite has one writer) and are then no longer due."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    with transaction.atomic():
+        won = list(
+            Delivery.objects.filter(pk__in=delivery_ids, status=S.QUEUED)
+            .filter(_due(now))
+            .select_for_update(skip_locked=skip_locked)
+            .values_list("pk", flat=True)
+        )
+        _move(
+            Delivery.objects.filter(pk__in=won),
+            [S.QUEUED],
+            S.QUEUED,
+            next_attempt_at=now + LEASE,
+            attempts=F("attempts") + 1,
+        )
+    return won
+
+
+def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
+    _move(
+        _one(delivery.pk),
+        [S.QUEUED],
+        S.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=(provider_message_id or "")[:255],
+        next_attempt_at=None,
+        reason="",
+    )
+
+
+def block(delivery: Delivery, reason: str) -> None:
+    """Never sent. `reason` is a code (a BlockReason, or participant_left) that reports group by."""
+    _move(_one(delivery.pk), [S.QUEUED], S.BLOCKED, reason=reason, next_attempt_at=None)
+
+
+def fail(delivery: Delivery, reason: str) -> None:
+    _move(_one(delivery.pk), [S.QUEUED], S.FAILED, reason=reason[:500], failed_at=timezone.now(), next_attempt_at=None)
+
+
+def retry_at(delivery: Delivery, when: datetime, reason: str) -> None:
+    """A transient error: stay queued and try again at `when`."""
+    _move(_one(delivery.pk), [S.QUEUED], S.QUEUED, next_attempt_at=when, reason=reason[:500])
+
+
+# --- What the provider and the recipient tell (journeys.tracking) ------------------------------------
+
+# Forward order of a delivery's life after it is handed to the provider.
+FORWARD = [S.QUEUED, S.SENT, S.DELIVERED, S.OPENED, S.CLICKED]
+
+
+def move_forward(delivery_id: int, status: str) -> bool:
+    """Move a delivery's status forward to `status`; never back."""
+    return _move(_one(delivery_id), FORWARD[: FORWARD.index(status)], status) == 1
+
+
+def stamp_first(delivery_id: int, name: str, at: datetime) -> bool:
+    """Set the timestamp `name` (opened_at, clicked_at, delivered_at) unless it is set: True
+    for the call that set it (the conditional update decides even when two arrive at once)."""
+    assert name in ("opened_at", "clicked_at", "delivered_at"), name
+    return _one(delivery_id).filter(**{f"{name}__isnull": True}).update(**{name: at, "updated_at": timezone.now()}) == 1
+
+
+def bounce(delivery: Delivery, *, reason: str, at: datetime) -> bool:
+    """The receiving side refused the message (email: bounced) or it could not be delivered
+    (text, push: failed). Only a message that was sent can bounce; an opened or clicked one
+    evidently arrived. True when this call changed it."""
+    if delivery.channel == "email":
+        status, stamp = S.BOUNCED, {"bounced_at": at}
+    else:
+        status, stamp = S.FAILED, {"failed_at": at}
+    return _move(_one(delivery.pk), [S.QUEUED, S.SENT, S.DELIVERED], status, reason=reason[:500], **stamp) == 1
