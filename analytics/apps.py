@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete
+from django.db.models.signals import pre_delete
 
 
 class AnalyticsConfig(AppConfig):
@@ -7,11 +7,11 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from journeys.models import Participant
+        from journeys.models import Contact
 
         from . import checks  # noqa: F401 (registers the system checks)
-        from .rollup import participant_deleted
+        from .rollup import contact_deleting
 
-        # Deleting participants (a contact erased, a journey deleted) leaves no history row or
-        # delivery for the rollup refresh to find the change by.
-        post_delete.connect(participant_deleted, sender=Participant, dispatch_uid="analytics_participant_deleted")
+        # Erasing a contact deletes its participants, which leaves no history row or delivery
+        # for the rollup refresh to find the change by.
+        pre_delete.connect(contact_deleting, sender=Contact, dispatch_uid="analytics_contact_deleting")

@@ -11,8 +11,8 @@ What changed is found three ways:
   the same transaction. Rows above `history_mark` (their id) name the participants.
 - Deliveries change in place; every write sets `updated_at` (journeys.sending, .tracking,
   .transitions). Rows written after `deliveries_mark` name the participants.
-- Deleted participants leave no row to find: a post_delete receiver records their hour as a
-  StaleHour in the deleting transaction.
+- Deleted participants leave no row to find: a pre_delete receiver on Contact records their
+  hours as StaleHours in the deleting transaction (a deleted journey takes its rollup rows).
 
 The marks trail, on purpose. An id or an `updated_at` is taken when the row is written, but
 the row becomes visible only when its transaction commits, maybe after a refresh that had
@@ -29,12 +29,13 @@ and by `manage.py refresh_analytics [--rebuild]`.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
-from journeys.models import Delivery, Participant, ParticipantHistory
+from journeys.models import Contact, Delivery, Participant, ParticipantHistory
 
 from .counts import (
     chunks,
@@ -200,8 +201,18 @@ def _insert(participants: QuerySet, history: QuerySet, deliveries: QuerySet) -> 
     DeliveryCount.objects.bulk_create([DeliveryCount(**row) for row in delivery_groups(deliveries)], batch_size=5000)
 
 
-def participant_deleted(sender, instance: Participant, **kwargs) -> None:
-    """post_delete of a participant (connected in analytics.apps): its hour must be recounted."""
+def contact_deleting(sender: Any, instance: Contact, **kwargs: Any) -> None:
+    """pre_delete of a contact (connected in analytics.apps): the hours its participants
+    entered in must be recounted, and deleting them leaves no row to find them by. One grouped
+    query, while a receiver on Participant itself would make Django load and delete every
+    participant one by one (no fast cascade) when a journey or a contact goes. A deleted
+    journey takes its rollup rows with it (CASCADE); participants are deleted no other way."""
+    hours = (
+        Participant.objects.filter(contact=instance)
+        .annotate(hour=entry_hour())
+        .values_list("journey_id", "hour")
+        .distinct()
+    )
     StaleHour.objects.bulk_create(
-        [StaleHour(journey_id=instance.journey_id, hour=floor_hour(instance.entered_at))], ignore_conflicts=True
+        [StaleHour(journey_id=journey_id, hour=hour) for journey_id, hour in hours], ignore_conflicts=True
     )

@@ -57,12 +57,12 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
     _check_against_database(bundle)
     report = ImportReport()
     with transaction.atomic():
-        for spec in bundle.triggers:
-            report.lines.append(_save_trigger(spec))
-        for spec in bundle.content:
-            report.lines.append(_save_content(spec))
-        for index, spec in enumerate(bundle.journeys):
-            report.lines.append(_save_journey(spec, index, publish_journeys))
+        for trigger in bundle.triggers:
+            report.lines.append(_save_trigger(trigger))
+        for content in bundle.content:
+            report.lines.append(_save_content(content))
+        for index, journey in enumerate(bundle.journeys):
+            report.lines.append(_save_journey(journey, index, publish_journeys))
     return report
 
 
@@ -79,8 +79,8 @@ def _check_against_database(bundle: Bundle) -> None:
                 )
             )
     channels = dict(Content.objects.filter(key__in=[c.key for c in bundle.content]).values_list("key", "channel"))
-    for i, spec in enumerate(bundle.content):
-        if spec.key in channels and channels[spec.key] != spec.channel:
+    for i, content in enumerate(bundle.content):
+        if content.key in channels and channels[content.key] != content.channel:
             errors.append(
                 SpecError(
                     SpecPath(("content", i, "channel")),
@@ -88,8 +88,8 @@ def _check_against_database(bundle: Bundle) -> None:
                     f"{spec.key!r} exists as {channels[spec.key]} content",
                 )
             )
-        elif spec.status == "ready":
-            errors.extend(_ready_problems(spec, i))
+        elif content.status == "ready":
+            errors.extend(_ready_problems(content, i))
     if errors:
         raise BundleError(errors)
 
@@ -244,7 +244,8 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
         version = journey.versions.order_by("-number").first()
         if version is not None:
             specs.append(version_to_spec(version))
-    trigger_keys, content_keys = set(), set()
+    trigger_keys: set[str] = set()
+    content_keys: set[str] = set()
     for spec in specs:
         trigger_keys.update(filter(None, [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]))
         for step in _walk(spec.steps):

@@ -43,10 +43,6 @@ def subscribe(contact: Contact, channel: str, *, source: str, at: datetime | Non
     return set_consent(contact, channel, ConsentStatus.SUBSCRIBED, source=source, at=at)
 
 
-def is_unsubscribed(contact: Contact, channel: str) -> bool:
-    return Consent.objects.filter(contact=contact, channel=channel, status=ConsentStatus.UNSUBSCRIBED).exists()
-
-
 def apply_text_reply(phone: str, body: str, *, opt_out_type: str = "", at: datetime | None = None) -> str | None:
     """A text reply from `phone`: STOP (and its synonyms) unsubscribes every contact with that
     number from commercial texts, START subscribes them again. Returns "unsubscribed",

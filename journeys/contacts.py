@@ -67,13 +67,19 @@ def _is_time_zone(name: str) -> bool:
 # --- What conditions, addresses and templates read ----------------------------------------------
 
 
-def contact_fields(contact: Contact) -> dict[str, Any]:
-    """A contact as conditions, addresses and message templates see it: its attributes, then
-    its own fields (which win over a same-named attribute)."""
+# A device's push token is an address for the push channel, not something to print in a
+# message: templates see the contact without it.
+NOT_IN_TEMPLATES = ("push_token",)
+
+
+def contact_fields(contact: Contact, *, for_templates: bool = False) -> dict[str, Any]:
+    """A contact as conditions, addresses and (`for_templates`) message templates see it: its
+    attributes, then its own fields (which win over a same-named attribute)."""
+    names = [n for n in CONTACT_FIELDS if not (for_templates and n in NOT_IN_TEMPLATES)]
     return {
         **(contact.attributes if isinstance(contact.attributes, dict) else {}),
         "id": contact.external_id,
-        **{name: getattr(contact, name) for name in CONTACT_FIELDS},
+        **{name: getattr(contact, name) for name in names},
     }
 
 

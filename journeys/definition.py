@@ -145,18 +145,20 @@ def _parse_trigger(raw: Any, path: SpecPath, errors: Errors) -> TriggerSpec:
         errors.add(path / "status", INVALID, "must be draft or ready")
     for i, raw_attr in enumerate(listed(data, "attributes", path, errors)):
         attr_path = path / "attributes" / i
-        attr = mapping(raw_attr, attr_path, errors)
-        name = text(attr, "name", attr_path, errors)
+        raw_map = mapping(raw_attr, attr_path, errors)
+        name = text(raw_map, "name", attr_path, errors)
         if name and not ATTRIBUTE_PATH.match(name):
             errors.add(attr_path / "name", INVALID, "use letters, digits and '_', with dots between nested names")
-        type_ = attr.get("type")
+        type_ = raw_map.get("type")
         if type_ not in ATTRIBUTE_TYPES:
             errors.add(attr_path / "type", INVALID, f"must be one of {', '.join(ATTRIBUTE_TYPES)}")
-        required = attr.get("required", False)
+        required = raw_map.get("required", False)
         if not isinstance(required, bool):
             errors.add(attr_path / "required", WRONG_TYPE, "must be true or false")
         spec.attributes.append(
-            AttributeSpec(name, type_, bool(required), text(attr, "description", attr_path, errors, required=False))
+            AttributeSpec(
+                name, str(type_), bool(required), text(raw_map, "description", attr_path, errors, required=False)
+            )
         )
     types = spec.schema()
     for i, attr in enumerate(spec.attributes):
@@ -173,7 +175,7 @@ def _parse_content(raw: Any, path: SpecPath, errors: Errors) -> ContentSpec:
     channel = data.get("channel")
     spec = ContentSpec(
         key=key(data, path, errors),
-        channel=channel,
+        channel=str(channel or ""),
         name=text(data, "name", path, errors, required=False) or data.get("key", ""),
         status=data.get("status", "draft"),
     )
@@ -327,7 +329,7 @@ def _parse_step(raw: Any, path: SpecPath, ctx: ParseContext, depth: int, passed:
     if step_id:
         if step_id in ctx.step_ids:
             ctx.add(here / "id", DUPLICATE, f"{step_id!r} is used by another step of this journey")
-        ctx.step_ids[step_id] = type_
+        ctx.step_ids[step_id] = str(type_)
     names = [k.name for k in kinds()]
     if type_ not in names:
         ctx.add(here / "type", INVALID, f"must be one of {', '.join(names)}")

@@ -90,6 +90,7 @@ def create(
     if status not in (S.QUEUED, S.HELD, S.BLOCKED):
         raise ForbiddenTransition(f"a delivery cannot start as {status}")
     content = step.content
+    assert content is not None, "a message step has content (a check constraint)"
     delivery = Delivery(
         participant=participant,
         step=step,
@@ -211,7 +212,7 @@ def retry_at(delivery: Delivery, when: datetime, reason: str) -> None:
 # --- What the provider and the recipient tell (journeys.tracking) ------------------------------------
 
 # Forward order of a delivery's life after it is handed to the provider.
-FORWARD = [S.QUEUED, S.SENT, S.DELIVERED, S.OPENED, S.CLICKED]
+FORWARD: list[str] = [S.QUEUED, S.SENT, S.DELIVERED, S.OPENED, S.CLICKED]
 
 
 def move_forward(delivery_id: int, status: str) -> bool:

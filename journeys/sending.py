@@ -166,7 +166,7 @@ def render_context(delivery: Delivery) -> dict[str, Any]:
     contact = delivery.contact
     participant = delivery.participant
     return {
-        "contact": contact_fields(contact),
+        "contact": contact_fields(contact, for_templates=True),
         "trigger": dict(trigger_data(participant)),
         "unsubscribe_url": tracking.unsubscribe_url(delivery.pk, contact.pk, delivery.channel),
         "journey": {"key": participant.journey.key, "name": participant.journey.name},

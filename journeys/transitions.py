@@ -78,7 +78,7 @@ class Writes:
 
 def _column(participant: Participant, name: str) -> tuple[str, object]:
     """Field `name` as (attribute, value) for an UPDATE (a foreign key by its id)."""
-    attname = Participant._meta.get_field(name).attname
+    attname: str = Participant._meta.get_field(name).attname  # type: ignore[union-attr]
     return attname, getattr(participant, attname)
 
 

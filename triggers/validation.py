@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, cached_property
@@ -108,11 +108,6 @@ class _Errors:
 
     def add(self, path: str, code: str, message: str) -> None:
         self.items.append(FieldError(path, code, message))
-
-
-def json_size(value: Any) -> int:
-    """Bytes of `value` as compact JSON: how an event's size is measured against the limit."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -456,8 +451,3 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return "null"
-
-
-def trigger_keys(payloads: Iterable[Any]) -> set[str]:
-    """The trigger keys a request names, to load their schemas in one query."""
-    return {p["trigger"] for p in payloads if isinstance(p, dict) and isinstance(p.get("trigger"), str)}

@@ -85,6 +85,7 @@ class MessageKind(Kind):
         if delivery is not None and participant.wake_at is not None and participant.wake_at > now:
             return WAIT  # still in quiet hours
         address = delivery.address if delivery is not None else resolve_address(participant, step.to)
+        assert step.content is not None, "a message step has content (a check constraint)"
         decision = decide(
             contact=participant.contact,
             content=step.content,
@@ -112,6 +113,7 @@ class MessageKind(Kind):
             deliveries.release_held(delivery, status=status, reason=reason, next_attempt_at=next_attempt)
         detail = {"channel": delivery.channel}
         if decision.action == "hold":
+            assert decision.until is not None
             transitions.wait_until(
                 participant, step, decision.until, now, HistoryOutcome.HELD, detail, delivery, writes=run.writes
             )

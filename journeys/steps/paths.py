@@ -37,7 +37,8 @@ class PathsKind(Kind):
     def parse_children(
         self, data: Mapping, step: StepSpec, path: SpecPath, ctx: "ParseContext", depth: int, passed: list[str]
     ) -> None:
-        raw_paths = data.get("paths") if isinstance(data.get("paths"), list) else []
+        raw = data.get("paths")
+        raw_paths: list[Any] = raw if isinstance(raw, list) else []
         for i, (spec_path, raw_path) in enumerate(zip(step.paths, raw_paths, strict=False)):
             steps = raw_path.get("steps", []) if isinstance(raw_path, Mapping) else []
             spec_path.steps = ctx.steps(steps, path / "paths" / i / "steps", depth, passed)

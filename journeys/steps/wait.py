@@ -1,6 +1,7 @@
 """The wait step: stay for a time (`duration`) or until a date and time (`until`)."""
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.utils.dateparse import parse_datetime
@@ -44,6 +45,7 @@ class WaitKind(Kind):
     def to_dict(self, step: StepSpec) -> dict[str, Any]:
         if step.until is not None:
             return {"until": step.until.isoformat()}
+        assert step.duration is not None, "a parsed wait has a duration or an until"
         return {"duration": format_duration(step.duration)}
 
     def to_model(self, spec: StepSpec, refs: References) -> dict[str, Any]:
@@ -66,7 +68,7 @@ class WaitKind(Kind):
             return run.plan.next_after(step)
         if participant.wake_at is not None:
             return WAIT
-        wake_at = step.until if step.until is not None else participant.step_started_at + step.duration
+        wake_at = step.until if step.until is not None else _started(run) + _duration(step)
         if wake_at <= now:  # a date already passed: continue at once
             transitions.record(
                 participant, step, HistoryOutcome.WAITED, now, {"until": wake_at.isoformat()}, writes=run.writes
@@ -127,6 +129,17 @@ class WaitKind(Kind):
         if step.until is not None:
             return f"Wait until {step.until:%d %b %Y %H:%M %Z}".strip()
         return f"Wait {describe_duration(step.duration)}" if step.duration else "Wait (no duration)"
+
+
+def _started(run: Run) -> datetime:
+    started = run.participant.step_started_at
+    assert started is not None, "a participant at a step has its start time"
+    return started
+
+
+def _duration(step: "Step") -> timedelta:
+    assert step.duration is not None, "a wait has a duration or an until (a check constraint)"
+    return step.duration
 
 
 register(WaitKind())

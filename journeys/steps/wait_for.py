@@ -65,6 +65,7 @@ class WaitForKind(Kind):
         data: dict[str, Any] = {"trigger": step.trigger}
         if step.of_step:
             data["of_step"] = step.of_step
+        assert step.duration is not None, "a parsed wait-for has its time limit"
         data["within"] = format_duration(step.duration)
         if step.conditions:
             data["conditions"] = step.conditions
@@ -121,6 +122,7 @@ class WaitForKind(Kind):
             transitions.record(participant, step, HistoryOutcome.NO, now, writes=run.writes)
             return run.plan.enter_path(step, "no")
         if participant.wake_at is None:
+            assert participant.step_started_at is not None and step.duration is not None and step.trigger is not None
             deadline = participant.step_started_at + step.duration
             transitions.wait_until(
                 participant,
