@@ -60,7 +60,7 @@ def test_dispatching_twice_sends_once(make_delivery, text):
     assert delivery.next_attempt_at is None
 
 
-def test_only_one_of_two_concurrent_claims_wins(make_delivery, text):
+def test_a_second_claim_of_a_claimed_delivery_loses(make_delivery, text):
     delivery = make_delivery(text)
     now = timezone.now()
 
