@@ -270,8 +270,13 @@ def _ready_problems(spec: ContentSpec, index: int) -> list[SpecError]:
 
     model = CONTENT_MODELS[spec.channel]
     content = model(key=spec.key, name=spec.name, **_content_values(spec))
+    format_names = {v: k for k, v in CONTENT_FIELD_NAMES.items()}
     return [
-        SpecError(SpecPath(("content", index, problem.field)), INVALID, f"cannot be Ready to send: {problem.message}")
+        SpecError(
+            SpecPath(("content", index, format_names.get(problem.field, problem.field))),
+            INVALID,
+            f"cannot be Ready to send: {problem.message}",
+        )
         for problem in errors(check_content(content))
     ]
 

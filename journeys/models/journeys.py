@@ -159,7 +159,3 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.get_kind_display()})"
-
-    @property
-    def is_message(self) -> bool:
-        return self.kind in MESSAGE_KINDS

@@ -114,3 +114,24 @@ def test_a_bundle_cannot_change_a_builtin_trigger(db, seed_bundle):
         import_bundle(seed_bundle)
 
     assert caught.value.errors == ["triggers[2].key: 'email_opened' is a built-in trigger and cannot be changed"]
+
+
+def test_content_imported_as_ready_passes_the_checks_of_ready_to_send(db):
+    bundle = {
+        "content": [
+            {
+                "key": "bare",
+                "channel": "email",
+                "name": "Bare",
+                "status": "ready",
+                "subject": "Hi",
+                "from_email": "shop@example.com",
+            }
+        ]
+    }
+
+    with pytest.raises(BundleError) as caught:
+        import_bundle(bundle)
+
+    assert "content[0].html: cannot be Ready to send: An HTML body is required." in caught.value.errors
+    assert not Content.objects.filter(key="bare").exists()
