@@ -73,7 +73,7 @@ def participant_groups(participants: QuerySet[Participant]) -> QuerySet:
     return (
         participants.annotate(hour=entry_hour())
         .values("journey_id", "version_id", "hour", "state", "exit_reason", "current_step_id")
-        .annotate(participants=Count("pk"), goal_met=Count("pk", filter=Q(goal_met_at__isnull=False)))
+        .annotate(participants=Count("pk"), goal_met=Count("pk", filter=Q(goal_met_at__isnull=False)))  # type: ignore[no-redef]
         .order_by()
     )
 

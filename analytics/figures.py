@@ -251,7 +251,7 @@ def shown_version(journey: Journey, version: JourneyVersion | None) -> JourneyVe
         return version
     versions = list(journey.versions.exclude(state=VersionState.DRAFT).order_by("-number"))
     published = [v for v in versions if v.state == VersionState.PUBLISHED]
-    return (published or versions or [None])[0]
+    return (published or versions or [None])[0]  # type: ignore[list-item]
 
 
 def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
@@ -266,8 +266,8 @@ def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
     sources = sources_for(cohort.since, cohort.until, journey_id=cohort.journey.pk)
     groups = cohort_groups(
         cohort.participants(),
-        cohort.of(ParticipantHistory.objects),
-        cohort.of(Delivery.objects),
+        cohort.of(ParticipantHistory.objects.all()),
+        cohort.of(Delivery.objects.all()),
         sources,
         journey_id=cohort.journey.pk,
         version_id=cohort.version.pk if cohort.version is not None else None,

@@ -29,7 +29,7 @@ LONGEST_CUSTOM_PERIOD = timedelta(days=366)
 
 class PeriodForm(forms.Form):
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("period") != "custom":
             return data
         since, until = data.get("since"), data.get("until")

@@ -82,7 +82,7 @@ class ContactAdmin(admin.ModelAdmin):
         # Erasing a contact erases their consent rows with them; consent rows cannot be
         # deleted on their own, which must not block deleting the person.
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed.discard(Consent._meta.verbose_name)
+        perms_needed.discard(str(Consent._meta.verbose_name))
         return deleted, counts, perms_needed, protected
 
 
@@ -156,9 +156,9 @@ class HistoryInline(admin.TabularInline):
 
 
 class DeliveryInline(HistoryInline):
-    model = Delivery
-    fields = ("created_at", "step", "channel", "address", "status", "reason", "sent_at")
-    readonly_fields = fields
+    model = Delivery  # type: ignore[assignment]
+    fields = ("created_at", "step", "channel", "address", "status", "reason", "sent_at")  # type: ignore[assignment]
+    readonly_fields = fields  # type: ignore[assignment]
 
 
 @admin.register(Participant)

@@ -10,7 +10,7 @@ from django.core.checks import Error, Tags, register
 
 def q_cluster_errors(conf: dict) -> list[Error]:
     """Rules from ENGINE-NOTES.md, as errors naming the setting and the rule."""
-    errors = []
+    errors: list[Error] = []
     if conf.get("sync"):
         return errors  # tasks run inline (tests): no leases, no retries
     timeout, retry = conf.get("timeout"), conf.get("retry")

@@ -149,7 +149,7 @@ def condition_problems(condition: Any, schema: Mapping[str, str] | None) -> list
         problems.append(("value", f"is required with {operator}"))
     if problems or schema is None:
         return problems
-    type_ = schema.get(attribute)
+    type_ = schema.get(str(attribute))
     if type_ is None:
         known = ", ".join(sorted(schema)) or "none"
         return [("attribute", f"{attribute!r} is not an attribute of the trigger (known: {known})")]

@@ -178,7 +178,7 @@ def _consent_and_recent_count(
             .annotate(n=Count("pk"))
             .values("n")
         )
-        recent_count = Coalesce(Subquery(recent, output_field=IntegerField()), Value(0))
+        recent_count: Coalesce | Value = Coalesce(Subquery(recent, output_field=IntegerField()), Value(0))
     else:
         recent_count = Value(0, output_field=IntegerField())
     row = Contact.objects.filter(pk=contact.pk).values_list(unsubscribed, recent_count).first()

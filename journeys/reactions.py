@@ -136,7 +136,7 @@ def _take_yes_paths(event: Event, contact: Contact, now: datetime) -> None:
         journey__status__in=[JourneyStatus.LIVE, JourneyStatus.PAUSED],
     ).select_related("version", "contact", "entry_event", "current_step")
     for participant in _locked(waiting):
-        step = plan_for(participant.version).steps[participant.current_step_id]
+        step = plan_for(participant.version).steps[participant.current_step_id or 0]
         if _still_there(participant, step, event):
             react_at_step(participant, step, event, now)
 

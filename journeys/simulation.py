@@ -163,7 +163,7 @@ def _run_due(version: JourneyVersion, until: datetime) -> None:
             .values_list("pk", "wake_at")
             .first()
         )
-        if due is None:
+        if due is None or due[1] is None:
             return
         advance_due(due[0], due[1])
 

@@ -256,7 +256,7 @@ def _find_delivery(payload: dict[str, Any]) -> Delivery:
     delivery_id, message_id = payload.get("delivery_id"), payload.get("message_id")
     if delivery_id not in (None, ""):
         try:
-            lookup = Q(pk=int(delivery_id))
+            lookup = Q(pk=int(str(delivery_id)))
         except (TypeError, ValueError) as error:
             raise WebhookError("delivery_id", "Must be a delivery id (a whole number).") from error
     elif isinstance(message_id, str) and message_id:
@@ -278,7 +278,7 @@ try:  # django-anymail normalises every ESP's delivery webhooks into one signal.
         and links', so ESP-side tracking would only count them twice)."""
         delivery_id = (event.metadata or {}).get("delivery_id")
         lookup = (
-            Q(pk=int(delivery_id))
+            Q(pk=int(str(delivery_id)))
             if str(delivery_id or "").isdigit()
             else Q(provider_message_id=event.message_id or "-")
         )

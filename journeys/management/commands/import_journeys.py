@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: str, publish: bool, **options):
         try:
-            text = self.stdin.read() if file == "-" else Path(file).read_text()
+            text = self.stdin.read() if file == "-" else Path(file).read_text()  # type: ignore[attr-defined]
         except OSError as e:
             raise CommandError(f"cannot read {file}: {e.strerror}") from e
         try:

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             except (OSError, json_module.JSONDecodeError) as e:
                 raise CommandError(f"cannot read the bundle {journey}: {e}") from e
             journeys = bundle.get("journeys") if isinstance(bundle, dict) else None
-            key = journey_key or (journeys[0].get("key") if journeys else None)
+            key = journey_key or str(journeys[0].get("key") or "" if journeys else "")
             if not key:
                 raise CommandError(f"{journey} has no journey to run")
         try:
