@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ..spec import Problem, SpecPath, StepSpec
@@ -33,9 +32,7 @@ class Wait:
         return "WAIT"
 
 
-WAIT = Wait()
-# What an executor answers: the next step, None at the end of the journey, or WAIT.
-Outcome = "Step | None | Wait"
+WAIT = Wait()  # what an executor answers to stay; else the next step, or None at the end
 
 
 @dataclass
@@ -154,7 +151,8 @@ class Kind:
         return []
 
     def icon_svg(self) -> SafeString:
-        return format_html("{}", SafeString(self.icon))
+        """The icon's SVG elements, for the designer's templates (a constant of the module)."""
+        return SafeString(self.icon)
 
     # --- The reports -------------------------------------------------------------------------
 
