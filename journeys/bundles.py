@@ -59,8 +59,12 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
     with transaction.atomic():
         for trigger in bundle.triggers:
             report.lines.append(_save_trigger(trigger))
-        for content in bundle.content:
+        not_ready: list[SpecError] = []
+        for index, content in enumerate(bundle.content):
             report.lines.append(_save_content(content))
+            not_ready += _ready_problems(content, index)
+        if not_ready:
+            raise BundleError(not_ready)  # rolls the import back
         for index, journey in enumerate(bundle.journeys):
             report.lines.append(_save_journey(journey, index, publish_journeys))
     return report
@@ -88,8 +92,6 @@ def _check_against_database(bundle: Bundle) -> None:
                     f"{spec.key!r} exists as {channels[spec.key]} content",
                 )
             )
-        elif content.status == "ready":
-            errors.extend(_ready_problems(content, i))
     if errors:
         raise BundleError(errors)
 
@@ -265,11 +267,13 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
 
 def _ready_problems(spec: ContentSpec, index: int) -> list[SpecError]:
     """Content imported as Ready to send passes the checks marking it Ready would make
-    (content.checks), so an import cannot make Ready what the admin would refuse."""
+    (content.checks), so an import cannot make Ready what the admin would refuse. Checked as
+    saved (what a save derives, such as a design's HTML, included)."""
     from content.checks import check_content, errors
 
-    model = CONTENT_MODELS[spec.channel]
-    content = model(key=spec.key, name=spec.name, **_content_values(spec))
+    if spec.status != "ready":
+        return []
+    content = CONTENT_MODELS[spec.channel].objects.get(key=spec.key)
     format_names = {v: k for k, v in CONTENT_FIELD_NAMES.items()}
     return [
         SpecError(
