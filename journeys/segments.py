@@ -117,7 +117,10 @@ def rebuild_segment(segment_id: int, after: int = 0, batch: int = REBUILD_BATCH)
             return None
         contacts = list(Contact.objects.filter(pk__gt=after).order_by("pk")[:batch])
         if not contacts:
+            from .segment_entry import ring_waiting_passes
+
             Segment.objects.filter(pk=segment_id).update(built_at=now)
+            ring_waiting_passes(segment_id)
             return None
         ids = [c.pk for c in contacts]
         current = set(
