@@ -138,7 +138,7 @@ def release_held(now: datetime) -> int:
             room = capacity(version, now)
             take = RELEASE_BATCH if room is None else min(room, RELEASE_BATCH)
             held = list(
-                HeldEntry.objects.select_for_update()
+                HeldEntry.objects.select_for_update(of=("self",))
                 .filter(version=version)
                 .select_related("contact", "event")
                 .order_by("pk")[:take]
