@@ -117,3 +117,17 @@ def test_conditions_must_read_the_contact():
         ("conditions[0].attribute", "must be contact.<field> or contact.attributes.<path>")
     ]
     assert segment_problems(GOLD) == []
+
+
+def test_the_rebuild_command_builds_the_named_segments(vip):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    Contact.objects.create(external_id="ana", attributes={"tier": "gold"})
+    out = StringIO()
+
+    call_command("rebuild_segments", "vip", "--inline", stdout=out)
+
+    assert out.getvalue() == "segment vip: 1 members\n"
+    assert members(vip) == ["ana"]
