@@ -120,7 +120,7 @@ class StepKind(models.TextChoices):
     TEXT = "text", "Text message"
     PUSH = "push", "Push notification"
     WAIT = "wait", "Wait"
-    WAIT_FOR = "wait_for", "Wait for a trigger or a segment"
+    WAIT_FOR = "wait_for", "Wait for a trigger"
     BRANCH = "branch", "Branch on attributes"
     SPLIT = "split", "Random split"
 
