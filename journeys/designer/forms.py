@@ -59,7 +59,9 @@ def segments_with_counts() -> Any:
 class SegmentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Segment) -> str:
         count = getattr(obj, "member_total", None)
-        return f"{obj.name} ({count} members)" if count is not None else obj.name
+        if count is None:
+            return obj.name
+        return f"{obj.name} ({count} member{'' if count == 1 else 's'})"
 
 
 class SegmentsField(forms.ModelMultipleChoiceField):
