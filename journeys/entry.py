@@ -110,21 +110,53 @@ def enter_now(version: JourneyVersion, candidates: Sequence[Candidate], now: dat
         transitions.deferred_writes(deliveries=len(candidates) > 1),
         reads_for_batch([c.contact.pk for c in candidates], now),
     ):
-        for candidate in candidates:
-            participant = transitions.enter(
-                version=version,
-                contact=candidate.contact,
-                event=candidate.event,
-                entry_key=candidate.entry_key,
-                binding_id=candidate.binding_id,
-                first_step=plan.first_step,
-                now=now,
-            )
-            if participant is not None:
+        for group in _groups(candidates):
+            for participant in _enter_group(version, group, plan, now):
                 participant.version = version
                 advance(participant, now, arrived=True)
                 entered += 1
     return entered
+
+
+def _groups(candidates: Sequence[Candidate]) -> list[list[Candidate]]:
+    """Runs of candidates that can be inserted together: no event, one entry key."""
+    groups: list[list[Candidate]] = []
+    for candidate in candidates:
+        last = groups[-1] if groups else None
+        if (
+            last
+            and candidate.event is None
+            and last[0].event is None
+            and not candidate.binding_id
+            and not last[0].binding_id
+            and candidate.entry_key == last[0].entry_key
+        ):
+            last.append(candidate)
+        else:
+            groups.append([candidate])
+    return groups
+
+
+def _enter_group(version: JourneyVersion, group: list[Candidate], plan, now: datetime) -> list[Participant]:
+    if len(group) > 1:
+        return transitions.enter_many(
+            version=version,
+            contacts=[c.contact for c in group],
+            entry_key=group[0].entry_key,
+            first_step=plan.first_step,
+            now=now,
+        )
+    candidate = group[0]
+    participant = transitions.enter(
+        version=version,
+        contact=candidate.contact,
+        event=candidate.event,
+        entry_key=candidate.entry_key,
+        binding_id=candidate.binding_id,
+        first_step=plan.first_step,
+        now=now,
+    )
+    return [participant] if participant is not None else []
 
 
 def release_held(now: datetime) -> int:

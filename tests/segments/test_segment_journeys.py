@@ -250,3 +250,25 @@ def test_a_segment_journey_round_trips_through_a_bundle(db, clock, on_commit):
     assert [s["key"] for s in exported["segments"]] == ["staff", "vip"]
     assert exported["segments"][0] == {"key": "staff", "name": "Staff", "static": True}
     assert bundle_to_dict(parse_bundle(exported, catalogue_from_database())) == exported
+
+
+def test_a_second_pass_skips_those_the_repeat_policy_keeps_out(db, clock, on_commit):
+    put_contact("ana", {"email": "ana@example.com", "attributes": {"tier": "gold"}})
+    put_contact("bo", {"email": "bo@example.com", "attributes": {"tier": "gold"}})
+    bundle = vip_bundle()
+    bundle["journeys"][0]["start"]["repeat"] = "never"
+    with on_commit():
+        import_bundle(bundle, publish_journeys=True)
+    version = JourneyVersion.objects.get(state=VersionState.PUBLISHED)
+    put_contact("cy", {"email": "cy@example.com", "attributes": {"tier": "gold"}})
+
+    from journeys.segment_entry import run_pass_now, start_pass
+
+    clock.shift(timedelta(hours=1))
+    with on_commit():
+        entry = start_pass(version, datetime(2026, 11, 2, 10, tzinfo=UTC))
+        run_pass_now(entry)
+
+    entry.refresh_from_db()
+    assert (entry.entered, entry.skipped) == (1, 2)
+    assert entered() == ["ana", "bo", "cy"]
