@@ -104,6 +104,7 @@ def names() -> Names:
         triggers=dict(Trigger.objects.values_list("key", "name")),
         content={key: name for key, name, _ in contents},
         content_ready={key: status == "ready" for key, _, status in contents},
+        segments=dict(Segment.objects.values_list("key", "name")),
     )
 
 

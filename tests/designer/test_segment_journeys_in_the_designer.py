@@ -98,3 +98,24 @@ def test_the_admin_links_segments_from_the_journey_list(client, marketer):
     client.force_login(marketer)
 
     assert client.get(reverse("admin:journeys_segment_changelist")).status_code == 200
+
+
+def test_a_journey_waiting_for_a_segment_shows_on_the_canvas(client, marketer, catalogue):
+    from journeys.bundles import import_bundle
+
+    from ..segments.conftest import vip_bundle
+
+    bundle = vip_bundle()
+    bundle["journeys"][0]["steps"].append(
+        {"id": "joined", "type": "wait_for", "segment_joined": "staff", "within": "2d", "yes": [], "no": []}
+    )
+    import_bundle(bundle)
+    journey = Journey.objects.get(key="vip-welcome")
+    client.force_login(marketer)
+
+    canvas = client.get(url("change", journey.pk))
+    test_page = client.get(url("test", journey.pk))
+    settings = client.get(url("settings", journey.pk))
+
+    assert canvas.status_code == test_page.status_code == settings.status_code == 200
+    assert "Wait to join segment Staff, up to 2 days" in canvas.content.decode()
