@@ -272,3 +272,24 @@ def test_a_second_pass_skips_those_the_repeat_policy_keeps_out(db, clock, on_com
     entry.refresh_from_db()
     assert (entry.entered, entry.skipped) == (1, 2)
     assert entered() == ["ana", "bo", "cy"]
+
+
+def test_a_batch_that_meets_a_concurrent_entry_falls_back_to_one_by_one(db, clock, on_commit):
+    from unittest import mock
+
+    from django.db import IntegrityError
+
+    from journeys import transitions
+
+    with on_commit():
+        import_bundle(vip_bundle())
+    version = JourneyVersion.objects.get()
+    contacts = [put_contact(name, {"email": f"{name}@example.com"}).contact for name in ("ana", "bo")]
+
+    with mock.patch.object(Participant.objects, "bulk_create", side_effect=IntegrityError):
+        entered_now = transitions.enter_many(
+            version=version, contacts=contacts, entry_key="", first_step=None, now=datetime.now(UTC)
+        )
+
+    assert sorted(p.contact.external_id for p in entered_now) == ["ana", "bo"]
+    assert entered() == ["ana", "bo"]
