@@ -44,7 +44,7 @@ class BatchContactSerializer(ContactFieldsSerializer):
     id = serializers.CharField(max_length=255, help_text="Your own id for this customer.")
 
 
-class ContactSerializer(serializers.Serializer):
+class StoredContactSerializer(serializers.Serializer):
     id = serializers.CharField(source="external_id")
     email = serializers.CharField()
     phone = serializers.CharField()
@@ -132,7 +132,7 @@ class ContactView(IngestView):
         operation_id="get_contact",
         summary="Read a contact",
         responses={
-            200: ContactSerializer,
+            200: StoredContactSerializer,
             401: ERRORS[401],
             403: OpenApiResponse(ErrorSerializer, "The key lacks the read scope."),
             404: OpenApiResponse(ErrorSerializer, "No contact with this id."),
@@ -144,7 +144,7 @@ class ContactView(IngestView):
         contact = Contact.objects.filter(external_id=external_id).first()
         if contact is None:
             return error_response(404, "not_found", f"No contact with id {external_id!r}.")
-        return Response(ContactSerializer(contact).data)
+        return Response(StoredContactSerializer(contact).data)
 
 
 class ContactBatchView(IngestView):
