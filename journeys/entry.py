@@ -165,9 +165,17 @@ def release_held(now: datetime) -> int:
     version_ids = set(HeldEntry.objects.values_list("version_id", flat=True).distinct())
     for version in JourneyVersion.objects.filter(pk__in=version_ids).select_related("journey"):
         with transaction.atomic():
-            if version.state != VersionState.PUBLISHED or version.journey.status != JourneyStatus.LIVE:
-                continue  # kept until the journey is live again (or deleted with the version)
-            room = capacity(version, now)
+            if version.journey.status != JourneyStatus.LIVE:
+                continue  # kept until the journey is live again
+            # Held for a version since replaced: they enter the one live now.
+            target = (
+                version
+                if version.state == VersionState.PUBLISHED
+                else JourneyVersion.objects.filter(journey_id=version.journey_id, state=VersionState.PUBLISHED).first()
+            )
+            if target is None:
+                continue
+            room = capacity(target, now)
             take = RELEASE_BATCH if room is None else min(room, RELEASE_BATCH)
             held = list(
                 HeldEntry.objects.select_for_update(of=("self",))
@@ -179,7 +187,7 @@ def release_held(now: datetime) -> int:
                 continue
             HeldEntry.objects.filter(pk__in=[h.pk for h in held]).delete()
             released += enter_now(
-                version,
+                target,
                 [Candidate(h.contact, h.entry_key, h.event, h.binding_id) for h in held],
                 now,
             )

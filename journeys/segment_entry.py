@@ -270,6 +270,13 @@ def resume_stalled_entries(now: datetime) -> int:
 
 def start_at_publish(version: JourneyVersion, now: datetime) -> None:
     """Called by publishing, in its transaction: one_time and dynamic journeys take the
-    members at publish (through the workers); recurring ones wait for their first slot."""
-    if version.journey.type == JourneyType.SEGMENT and version.segment_mode != SegmentMode.RECURRING:
+    members at their first publish (through the workers); recurring ones wait for their
+    first slot. A later version takes no new pass (its members were entered already; a
+    dynamic journey's later joiners enter the version live when they join)."""
+    if version.journey.type != JourneyType.SEGMENT or version.segment_mode == SegmentMode.RECURRING:
+        return
+    earlier = JourneyVersion.objects.filter(journey_id=version.journey_id, published_at__isnull=False).exclude(
+        pk=version.pk
+    )
+    if not earlier.exists():
         start_pass(version, now)

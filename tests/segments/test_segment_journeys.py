@@ -293,3 +293,26 @@ def test_a_batch_that_meets_a_concurrent_entry_falls_back_to_one_by_one(db, cloc
 
     assert sorted(p.contact.external_id for p in entered_now) == ["ana", "bo"]
     assert entered() == ["ana", "bo"]
+
+
+def test_people_held_for_a_replaced_version_enter_the_live_one(db, clock, on_commit):
+    from journeys.publishing import open_draft
+    from journeys.publishing import publish as publish_version
+
+    bundle = vip_bundle(mode="dynamic")
+    bundle["journeys"][0]["entry_limit"] = {"per_hour": 1}
+    with on_commit():
+        import_bundle(bundle, publish_journeys=True)
+    for name in ["c1", "c2"]:
+        with on_commit():
+            put_contact(name, {"email": f"{name}@example.com", "attributes": {"tier": "gold"}})
+    journey = Journey.objects.get()
+    with on_commit():
+        second = publish_version(open_draft(journey))
+
+    clock.shift(timedelta(minutes=61))
+    with on_commit():
+        sweep(inline=True)
+
+    assert entered() == ["c1", "c2"]
+    assert Participant.objects.get(contact__external_id="c2").version == second
