@@ -19,7 +19,7 @@ from journeys.models import Journey
 
 from . import charts
 from .exports import BLOCK_REASONS, message_rows, step_rows
-from .figures import Cohort, JourneyReport, dashboard_rows, journey_report
+from .figures import Cohort, JourneyReport, by_journey_type, dashboard_rows, journey_report
 from .filters import AnalyticsFilter
 from .sources import sources_for
 
@@ -61,6 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title="Analytics",
         filters=filters,
         rows=rows,
+        by_type=by_journey_type(rows),
         since=since,
         until=until,
         sources=sources,

@@ -14,10 +14,10 @@ from .models import (
     JourneyVersion,
     Participant,
     ParticipantHistory,
-    Segment,
     SendingPolicy,
     Step,
 )
+from .segment_admin import ContactImport, SegmentAdmin  # noqa: F401  (registers segments)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -60,7 +60,7 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ContactImport, admin.ModelAdmin):
     list_display = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "updated_at")
     search_fields = ("=external_id", "email", "phone", "last_name")
     readonly_fields = ("created_at", "updated_at")
@@ -90,13 +90,6 @@ def _record_consent(contact: Contact, consent: Consent) -> None:
     """Write a consent chosen in the admin through the one writer, and show what it wrote."""
     saved = set_consent(contact, consent.channel, consent.status, source=SOURCE_ADMIN)
     consent.pk, consent.contact, consent.source, consent.changed_at = saved.pk, contact, saved.source, saved.changed_at
-
-
-@admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "updated_at")
-    search_fields = ("name", "key")
-    prepopulated_fields = {"key": ("name",)}
 
 
 @admin.register(Journey)

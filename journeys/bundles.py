@@ -16,13 +16,14 @@ from .definition import (
     ContentSpec,
     JourneySpec,
     PathSpec,
+    SegmentSpec,
     StepSpec,
     TriggerSpec,
     bundle_to_dict,
     journey_to_dict,
     parse_bundle,
 )
-from .models import Journey, JourneyVersion, Step, StepKind, VersionState
+from .models import Journey, JourneyVersion, Segment, SegmentKind, Step, StepKind, VersionState
 from .publishing import PublishError, new_version_number, publish
 
 CONTENT_MODELS = {"email": Email, "text": TextMessage, "push": PushNotification}
@@ -42,6 +43,7 @@ def catalogue_from_database() -> Catalogue:
     return Catalogue(
         trigger_schemas=schemas,
         content_channels=dict(Content.objects.values_list("key", "channel")),
+        segments=set(Segment.objects.values_list("key", flat=True)),
     )
 
 
@@ -60,6 +62,8 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
             report.lines.append(_save_trigger(spec))
         for spec in bundle.content:
             report.lines.append(_save_content(spec))
+        for spec in bundle.segments:
+            report.lines.append(_save_segment(spec))
         for index, spec in enumerate(bundle.journeys):
             report.lines.append(_save_journey(spec, index, publish_journeys))
     return report
@@ -101,6 +105,32 @@ def _save_content(spec: ContentSpec) -> str:
     return f"content {spec.key}: {'created' if created else 'updated'}"
 
 
+def _save_segment(spec: SegmentSpec) -> str:
+    """Create or update a segment; new conditions rebuild its members through the workers."""
+    from .segments import start_rebuild
+
+    kind = SegmentKind.STATIC if spec.static else SegmentKind.CONDITIONS
+    segment = Segment.objects.filter(key=spec.key).first()
+    if segment is None:
+        segment = Segment.objects.create(
+            key=spec.key, name=spec.name, description=spec.description, kind=kind, conditions=spec.conditions
+        )
+        if not spec.static:
+            start_rebuild(segment)
+        return f"segment {spec.key}: created"
+    rebuild = (segment.kind, segment.conditions) != (kind, spec.conditions) and not spec.static
+    segment.name, segment.description, segment.kind, segment.conditions = (
+        spec.name,
+        spec.description,
+        kind,
+        spec.conditions,
+    )
+    segment.save()
+    if rebuild:
+        start_rebuild(segment)
+    return f"segment {spec.key}: updated" + (", rebuilding its members" if rebuild else "")
+
+
 def _save_journey(spec: JourneySpec, index: int, publish_journeys: bool) -> str:
     journey, created = Journey.objects.update_or_create(
         key=spec.key, defaults={"name": spec.name, "description": spec.description, "type": spec.type}
@@ -128,7 +158,15 @@ def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
     """Replace a draft version's settings and steps with the spec's."""
     assert version.state == VersionState.DRAFT, "only drafts are written; published versions are history"
     triggers = {t.key: t for t in Trigger.objects.all()}
+    segments = {s.key: s for s in Segment.objects.all()}
     version.time_zone = spec.time_zone
+    version.segment = segments.get(spec.segment) if spec.segment else None
+    version.segment_mode = spec.segment_mode
+    version.segment_every = spec.segment_every
+    version.segment_at = _time_of_day(spec.segment_at)
+    version.entry_starts_at = spec.entry_starts_at
+    version.entry_ends_at = spec.entry_ends_at
+    version.entry_per_hour = spec.entry_per_hour
     version.start_trigger = triggers.get(spec.start_trigger) if spec.start_trigger else None
     version.start_conditions = spec.start_conditions
     version.repeat = spec.repeat
@@ -137,14 +175,24 @@ def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
     version.goal_window = spec.goal_window
     version.save()
     version.exit_triggers.set([triggers[key] for key in spec.exit_triggers])
+    version.exclude_segments.set([segments[key] for key in spec.exclude_segments])
     # Children before parents is what CASCADE needs; of_step is PROTECT, so clear it first.
     version.steps.update(of_step=None)
     version.steps.all().delete()
     contents = {c.key: c for c in Content.objects.all()}
-    _create_steps(version, spec.steps, None, "", {}, triggers, contents)
+    _create_steps(version, spec.steps, None, "", {}, triggers, contents, segments)
 
 
-def _create_steps(version, specs, parent, path, created, triggers, contents) -> None:
+def _time_of_day(text: str | None):
+    from datetime import time
+
+    if not text:
+        return None
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _create_steps(version, specs, parent, path, created, triggers, contents, segments) -> None:
     for position, spec in enumerate(specs):
         step = Step.objects.create(
             version=version,
@@ -158,6 +206,7 @@ def _create_steps(version, specs, parent, path, created, triggers, contents) -> 
             duration=spec.duration,
             until=spec.until,
             trigger=triggers.get(spec.trigger) if spec.trigger else None,
+            segment=segments.get(spec.segment) if spec.segment else None,
             of_step=created.get(spec.of_step) if spec.of_step else None,
             conditions=spec.conditions,
             paths=[
@@ -167,12 +216,12 @@ def _create_steps(version, specs, parent, path, created, triggers, contents) -> 
         )
         created[spec.id] = step
         for child_path, children in spec.children():
-            _create_steps(version, children, step, child_path, created, triggers, contents)
+            _create_steps(version, children, step, child_path, created, triggers, contents, segments)
 
 
 def version_to_spec(version: JourneyVersion) -> JourneySpec:
     journey = version.journey
-    steps = list(version.steps.select_related("content", "trigger", "of_step"))
+    steps = list(version.steps.select_related("content", "trigger", "of_step", "segment"))
     by_parent: dict[tuple[int | None, str], list[Step]] = {}
     for step in steps:
         by_parent.setdefault((step.parent_id, step.path), []).append(step)
@@ -191,6 +240,7 @@ def version_to_spec(version: JourneyVersion) -> JourneySpec:
             duration=step.duration,
             until=step.until,
             trigger=step.trigger.key if step.trigger else None,
+            segment=step.segment.key if step.segment else None,
             of_step=step.of_step.key if step.of_step else None,
             conditions=step.conditions,
         )
@@ -228,6 +278,13 @@ def version_to_spec(version: JourneyVersion) -> JourneySpec:
         goal_window=version.goal_window,
         exit_triggers=sorted(version.exit_triggers.values_list("key", flat=True)),
         steps=build(None, ""),
+        segment_mode=version.segment_mode,
+        segment_every=version.segment_every,
+        segment_at=version.segment_at.strftime("%H:%M") if version.segment_at else None,
+        exclude_segments=sorted(version.exclude_segments.values_list("key", flat=True)),
+        entry_starts_at=version.entry_starts_at,
+        entry_ends_at=version.entry_ends_at,
+        entry_per_hour=version.entry_per_hour,
     )
 
 
@@ -246,12 +303,14 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
         version = journey.versions.order_by("-number").first()
         if version is not None:
             specs.append(version_to_spec(version))
-    trigger_keys, content_keys = set(), set()
+    trigger_keys, content_keys, segment_keys = set(), set(), set()
     for spec in specs:
         trigger_keys.update(filter(None, [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]))
+        segment_keys.update(filter(None, [spec.segment, *spec.exclude_segments]))
         for step in _walk(spec.steps):
             trigger_keys.update(filter(None, [step.trigger]))
             content_keys.update(filter(None, [step.content]))
+            segment_keys.update(filter(None, [step.segment]))
     triggers = (
         Trigger.objects.filter(key__in=trigger_keys, builtin=False).order_by("key").prefetch_related("attributes")
     )
@@ -260,6 +319,10 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
         triggers=[_trigger_spec(t) for t in triggers],
         content=[_content_spec(c) for c in contents],
         journeys=specs,
+        segments=[
+            SegmentSpec(s.key, s.name, s.description, s.conditions, s.is_static)
+            for s in Segment.objects.filter(key__in=segment_keys).order_by("key")
+        ],
     )
     return bundle_to_dict(bundle)
 

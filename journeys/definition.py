@@ -32,6 +32,8 @@ STEP_TYPES = (*MESSAGE_TYPES, "wait", "wait_for", "branch", "split")
 # Where each channel's address may come from, besides a trigger attribute (`trigger.<path>`).
 CONTACT_ADDRESSES = {"email": "contact.email", "text": "contact.phone", "push": "contact.push_token"}
 REPEAT_POLICIES = ("never", "after_exit", "immediately")
+SEGMENT_MODES = ("one_time", "dynamic", "recurring")
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 @dataclass
@@ -80,6 +82,7 @@ class StepSpec:
     duration: timedelta | None = None
     until: datetime | None = None
     trigger: str | None = None
+    segment: str | None = None  # wait_for: "segment_joined"
     of_step: str | None = None
     conditions: list[dict] = field(default_factory=list)
     yes: list["StepSpec"] = field(default_factory=list)
@@ -113,6 +116,23 @@ class JourneySpec:
     goal_window: timedelta = timedelta(days=3)
     exit_triggers: list[str] = field(default_factory=list)
     steps: list[StepSpec] = field(default_factory=list)
+    # Segment-based start and entry controls (issue 14).
+    segment_mode: str = "one_time"
+    segment_every: timedelta | None = None
+    segment_at: str | None = None  # "HH:MM" in the journey's time zone
+    exclude_segments: list[str] = field(default_factory=list)
+    entry_starts_at: datetime | None = None
+    entry_ends_at: datetime | None = None
+    entry_per_hour: int | None = None
+
+
+@dataclass
+class SegmentSpec:
+    key: str
+    name: str
+    description: str = ""
+    conditions: list[dict] = field(default_factory=list)
+    static: bool = False  # a list of contacts (imported from CSV), not conditions
 
 
 @dataclass
@@ -120,14 +140,16 @@ class Bundle:
     triggers: list[TriggerSpec] = field(default_factory=list)
     content: list[ContentSpec] = field(default_factory=list)
     journeys: list[JourneySpec] = field(default_factory=list)
+    segments: list[SegmentSpec] = field(default_factory=list)
 
 
 @dataclass
 class Catalogue:
-    """What exists outside the bundle: trigger schemas and content channels, by key."""
+    """What exists outside the bundle: trigger schemas, content channels and segments, by key."""
 
     trigger_schemas: dict[str, dict[str, str]] = field(default_factory=dict)
     content_channels: dict[str, str] = field(default_factory=dict)
+    segments: set[str] = field(default_factory=set)
 
 
 class BundleError(ValueError):
@@ -191,18 +213,47 @@ def parse_bundle(data: Any, catalogue: Catalogue | None = None) -> Bundle:
     content = [
         _parse_content(c, f"content[{i}]", errors) for i, c in enumerate(_list(root, "content", "bundle", errors))
     ]
+    segments = [
+        _parse_segment(s, f"segments[{i}]", errors) for i, s in enumerate(_list(root, "segments", "bundle", errors))
+    ]
     _unique([t.key for t in triggers], "triggers", errors)
     _unique([c.key for c in content], "content", errors)
+    _unique([s.key for s in segments], "segments", errors)
     schemas = {**catalogue.trigger_schemas, **{t.key: t.schema() for t in triggers}}
     channels = {**catalogue.content_channels, **{c.key: c.channel for c in content}}
+    segment_keys = catalogue.segments | {s.key for s in segments}
     journeys = [
-        _parse_journey(j, f"journeys[{i}]", errors, schemas, channels)
+        _parse_journey(j, f"journeys[{i}]", errors, schemas, channels, segment_keys)
         for i, j in enumerate(_list(root, "journeys", "bundle", errors))
     ]
     _unique([j.key for j in journeys], "journeys", errors)
     if errors.items:
         raise BundleError(errors.items)
-    return Bundle(triggers=triggers, content=content, journeys=journeys)
+    return Bundle(triggers=triggers, content=content, journeys=journeys, segments=segments)
+
+
+def _parse_segment(raw: Any, path: str, errors: _Errors) -> SegmentSpec:
+    from .segments import segment_problems
+
+    data = _object(raw, path, errors)
+    spec = SegmentSpec(
+        key=_key(data, path, errors),
+        name=_text(data, "name", path, errors),
+        description=_text(data, "description", path, errors, required=False),
+        static=data.get("static", False) is True,
+    )
+    if not isinstance(data.get("static", False), bool):
+        errors.add(f"{path}.static", "must be true or false")
+    conditions = data.get("conditions", [])
+    for where, message in segment_problems(conditions):
+        errors.add(f"{path}.{where}", message)
+    if isinstance(conditions, list):
+        spec.conditions = [dict(c) for c in conditions if isinstance(c, Mapping)]
+    if spec.static and spec.conditions:
+        errors.add(f"{path}.conditions", "a static segment is a list of contacts, without conditions")
+    if not spec.static and not spec.conditions and isinstance(conditions, list):
+        errors.add(f"{path}.conditions", "a segment needs at least one condition (or static: true)")
+    return spec
 
 
 def _unique(keys: list[str], path: str, errors: _Errors) -> None:
@@ -276,9 +327,18 @@ def _parse_content(raw: Any, path: str, errors: _Errors) -> ContentSpec:
 
 
 class _JourneyContext:
-    def __init__(self, path: str, errors: _Errors, schemas: dict, channels: dict):
+    def __init__(self, path: str, errors: _Errors, schemas: dict, channels: dict, segments: set[str] | None = None):
         self.path, self.errors, self.schemas, self.channels = path, errors, schemas, channels
+        self.segments = segments or set()
         self.step_ids: dict[str, str] = {}  # id -> type, in document order
+
+    def segment(self, key: Any, path: str) -> str | None:
+        if not isinstance(key, str) or not key:
+            self.errors.add(path, "is required")
+            return None
+        if key not in self.segments:
+            self.errors.add(path, f"unknown segment {key!r}")
+        return key
 
     def trigger(self, key: Any, path: str) -> str | None:
         if not isinstance(key, str) or not key:
@@ -302,9 +362,11 @@ class _JourneyContext:
         return [dict(c) for c in raw if isinstance(c, Mapping)]
 
 
-def _parse_journey(raw: Any, path: str, errors: _Errors, schemas: dict, channels: dict) -> JourneySpec:
+def _parse_journey(
+    raw: Any, path: str, errors: _Errors, schemas: dict, channels: dict, segments: set[str] | None = None
+) -> JourneySpec:
     data = _object(raw, path, errors)
-    ctx = _JourneyContext(path, errors, schemas, channels)
+    ctx = _JourneyContext(path, errors, schemas, channels, segments)
     spec = JourneySpec(
         key=_key(data, path, errors),
         name=_text(data, "name", path, errors),
@@ -323,7 +385,9 @@ def _parse_journey(raw: Any, path: str, errors: _Errors, schemas: dict, channels
     if spec.type == "trigger":
         spec.start_trigger = ctx.trigger(start.get("trigger"), f"{path}.start.trigger")
     else:
-        spec.segment = _text(start, "segment", f"{path}.start", errors)
+        spec.segment = ctx.segment(start.get("segment"), f"{path}.start.segment")
+        _parse_segment_start(start, f"{path}.start", spec, errors)
+    _parse_entry_controls(data, path, spec, ctx)
     schema = schemas.get(spec.start_trigger or "")
     spec.start_conditions = ctx.conditions(start.get("conditions"), f"{path}.start.conditions", schema)
     spec.repeat = start.get("repeat", "after_exit")
@@ -356,6 +420,55 @@ def _parse_journey(raw: Any, path: str, errors: _Errors, schemas: dict, channels
     else:
         spec.steps = _parse_steps(raw_steps, f"{path}.steps", ctx, depth=0, earlier_messages=[])
     return spec
+
+
+def _parse_segment_start(start: Mapping, path: str, spec: JourneySpec, errors: _Errors) -> None:
+    spec.segment_mode = start.get("mode", "one_time")
+    if spec.segment_mode not in SEGMENT_MODES:
+        errors.add(f"{path}.mode", f"must be one of {', '.join(SEGMENT_MODES)}")
+    if "every" in start:
+        spec.segment_every = _wait(start["every"], f"{path}.every", errors)
+    elif spec.segment_mode == "recurring":
+        errors.add(f"{path}.every", "is required for a recurring journey (e.g. 1d)")
+    if start.get("at") is not None:
+        if not isinstance(start["at"], str) or not TIME_OF_DAY.match(start["at"]):
+            errors.add(f"{path}.at", "must be a time of day such as 09:00")
+        else:
+            spec.segment_at = start["at"]
+    if spec.segment_mode != "recurring" and ("every" in start or "at" in start):
+        errors.add(f"{path}.mode", "every and at are for recurring journeys")
+
+
+def _datetime(raw: Any, path: str, errors: _Errors) -> datetime | None:
+    when = parse_datetime(raw) if isinstance(raw, str) else None
+    if when is None or when.tzinfo is None:
+        errors.add(path, "must be a date and time with its offset, e.g. 2026-12-24T09:00:00+01:00")
+        return None
+    return when
+
+
+def _parse_entry_controls(data: Mapping, path: str, spec: JourneySpec, ctx: "_JourneyContext") -> None:
+    """exclude.segments, entry_window and entry_limit: for every journey type."""
+    errors = ctx.errors
+    exclude = _object(data.get("exclude") or {}, f"{path}.exclude", errors)
+    for i, key in enumerate(_list(exclude, "segments", f"{path}.exclude", errors)):
+        if ctx.segment(key, f"{path}.exclude.segments[{i}]"):
+            spec.exclude_segments.append(key)
+    if data.get("entry_window") is not None:
+        window = _object(data["entry_window"], f"{path}.entry_window", errors)
+        if window.get("starts_at") is not None:
+            spec.entry_starts_at = _datetime(window["starts_at"], f"{path}.entry_window.starts_at", errors)
+        if window.get("ends_at") is not None:
+            spec.entry_ends_at = _datetime(window["ends_at"], f"{path}.entry_window.ends_at", errors)
+        if spec.entry_starts_at and spec.entry_ends_at and spec.entry_ends_at <= spec.entry_starts_at:
+            errors.add(f"{path}.entry_window.ends_at", "must be after starts_at")
+    if data.get("entry_limit") is not None:
+        limit = _object(data["entry_limit"], f"{path}.entry_limit", errors)
+        per_hour = limit.get("per_hour")
+        if isinstance(per_hour, bool) or not isinstance(per_hour, int) or per_hour < 1:
+            errors.add(f"{path}.entry_limit.per_hour", "must be a whole number of at least 1")
+        else:
+            spec.entry_per_hour = per_hour
 
 
 def _parse_steps(raw: list, path: str, ctx: _JourneyContext, depth: int, earlier_messages: list[str]) -> list[StepSpec]:
@@ -416,6 +529,14 @@ def _parse_step(raw: Any, path: str, ctx: _JourneyContext, depth: int, passed: l
             if until is None or until.tzinfo is None:
                 errors.add(f"{path}.until", "must be a date and time with its offset, e.g. 2026-12-24T09:00:00+01:00")
             step.until = until
+    elif type_ == "wait_for" and "segment_joined" in data:
+        step.segment = ctx.segment(data.get("segment_joined"), f"{path}.segment_joined")
+        if "trigger" in data or "conditions" in data or "of_step" in data:
+            errors.add(path, "a wait-for waits for a trigger or for segment_joined, not both")
+        if "within" not in data:
+            errors.add(f"{path}.within", "is required (the time limit, e.g. 1d)")
+        else:
+            step.duration = _wait(data["within"], f"{path}.within", errors)
     elif type_ == "wait_for":
         step.trigger = ctx.trigger(data.get("trigger"), f"{path}.trigger")
         if "within" not in data:
@@ -488,7 +609,7 @@ _STEP_FIELDS = {
     "text": ("content", "to"),
     "push": ("content", "to"),
     "wait": ("duration", "until"),
-    "wait_for": ("trigger", "of_step", "within", "conditions", "yes", "no"),
+    "wait_for": ("trigger", "segment_joined", "of_step", "within", "conditions", "yes", "no"),
     "branch": ("paths", "otherwise"),
     "split": ("paths",),
 }
@@ -507,11 +628,25 @@ def _wait(raw: Any, path: str, errors: _Errors) -> timedelta | None:
 
 def bundle_to_dict(bundle: Bundle) -> dict:
     """The canonical JSON form: parse_bundle(bundle_to_dict(b)) == b."""
-    return {
+    data = {
         "triggers": [trigger_to_dict(t) for t in bundle.triggers],
         "content": [content_to_dict(c) for c in bundle.content],
         "journeys": [journey_to_dict(j) for j in bundle.journeys],
     }
+    if bundle.segments:
+        data["segments"] = [segment_to_dict(s) for s in bundle.segments]
+    return data
+
+
+def segment_to_dict(spec: SegmentSpec) -> dict:
+    data: dict[str, Any] = {"key": spec.key, "name": spec.name}
+    if spec.description:
+        data["description"] = spec.description
+    if spec.static:
+        data["static"] = True
+    else:
+        data["conditions"] = spec.conditions
+    return data
 
 
 def trigger_to_dict(spec: TriggerSpec) -> dict:
@@ -536,6 +671,12 @@ def content_to_dict(spec: ContentSpec) -> dict:
 
 def journey_to_dict(spec: JourneySpec) -> dict:
     start: dict[str, Any] = {"trigger": spec.start_trigger} if spec.type == "trigger" else {"segment": spec.segment}
+    if spec.type == "segment":
+        start["mode"] = spec.segment_mode
+        if spec.segment_every is not None:
+            start["every"] = format_duration(spec.segment_every)
+        if spec.segment_at:
+            start["at"] = spec.segment_at
     start["conditions"] = spec.start_conditions
     start["repeat"] = spec.repeat
     data: dict[str, Any] = {"key": spec.key, "name": spec.name, "type": spec.type}
@@ -548,6 +689,16 @@ def journey_to_dict(spec: JourneySpec) -> dict:
         if spec.goal_window != timedelta(days=3):
             data["goal"]["window"] = format_duration(spec.goal_window)
     data["exit"] = {"triggers": spec.exit_triggers}
+    if spec.exclude_segments:
+        data["exclude"] = {"segments": spec.exclude_segments}
+    if spec.entry_starts_at or spec.entry_ends_at:
+        data["entry_window"] = {
+            name: value.isoformat()
+            for name, value in (("starts_at", spec.entry_starts_at), ("ends_at", spec.entry_ends_at))
+            if value is not None
+        }
+    if spec.entry_per_hour is not None:
+        data["entry_limit"] = {"per_hour": spec.entry_per_hour}
     data["steps"] = [step_to_dict(s) for s in spec.steps]
     return data
 
@@ -561,6 +712,11 @@ def step_to_dict(step: StepSpec) -> dict:
             data["until"] = step.until.isoformat()
         else:
             data["duration"] = format_duration(step.duration)
+    elif step.type == "wait_for" and step.segment:
+        data["segment_joined"] = step.segment
+        data["within"] = format_duration(step.duration)
+        data["yes"] = [step_to_dict(s) for s in step.yes]
+        data["no"] = [step_to_dict(s) for s in step.no]
     elif step.type == "wait_for":
         data["trigger"] = step.trigger
         if step.of_step:

@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from .conditions import condition_problems
 from .durations import MAX_WAIT
-from .models import Journey, JourneyStatus, JourneyVersion, ParticipantState, Step, StepKind, VersionState
+from .models import (
+    Journey,
+    JourneyStatus,
+    JourneyVersion,
+    ParticipantState,
+    SegmentMode,
+    Step,
+    StepKind,
+    VersionState,
+)
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,12 @@ def _schema(trigger) -> dict[str, str]:
 def publish_problems(version: JourneyVersion) -> list[Problem]:
     """Everything that keeps this version from going live (empty when it can)."""
     problems: list[Problem] = []
-    if version.journey.type == "segment":
-        problems.append(Problem("start", "segment-based journeys are coming; choose a trigger-based journey"))
     trigger = version.start_trigger
-    if trigger is None:
+    if version.journey.type == "segment":
+        problems.extend(_segment_problems(version))
+    elif trigger is None:
         problems.append(Problem("start", "choose the trigger that starts the journey"))
-    else:
+    if trigger is not None and version.journey.type != "segment":
         if not trigger.is_ready:
             problems.append(Problem("start", f"trigger {trigger.name!r} is not Ready to use"))
         schema = _schema(trigger)
@@ -69,6 +78,18 @@ def publish_problems(version: JourneyVersion) -> list[Problem]:
         problems.append(Problem("steps", "add at least one step"))
     for step in steps:
         problems.extend(_step_problems(step))
+    return problems
+
+
+def _segment_problems(version: JourneyVersion) -> list[Problem]:
+    """A segment-based journey's start (issue 14)."""
+    problems = []
+    if version.segment is None:
+        problems.append(Problem("start", "choose the segment whose members enter"))
+    if version.segment_mode == SegmentMode.RECURRING and not version.segment_every:
+        problems.append(Problem("start", "set how often a recurring journey enters the members (every)"))
+    if version.entry_starts_at and version.entry_ends_at and version.entry_ends_at <= version.entry_starts_at:
+        problems.append(Problem("start", "the entry window ends before it starts"))
     return problems
 
 
@@ -91,7 +112,9 @@ def _step_problems(step: Step) -> list[Problem]:
     if step.kind == StepKind.WAIT and step.duration is None and step.until is None:
         problems.append(Problem(where, "set how long to wait"))
     if step.kind == StepKind.WAIT_FOR:
-        if step.trigger is None:
+        if step.segment_id is not None:
+            pass  # waits for a segment join (issue 14): no trigger to check
+        elif step.trigger is None:
             problems.append(Problem(where, "choose the trigger to wait for"))
         elif not step.trigger.is_ready:
             problems.append(Problem(where, f"trigger {step.trigger.name!r} is not Ready to use"))
@@ -125,6 +148,11 @@ def publish(version: JourneyVersion) -> JourneyVersion:
     if journey.status != JourneyStatus.PAUSED:
         journey.status = JourneyStatus.LIVE
         journey.save(update_fields=["status", "updated_at"])
+    # Segment-based: the members enter through the workers after commit, never here.
+    from .segment_entry import start_at_publish
+
+    version.journey = journey
+    start_at_publish(version, now)
     return version
 
 

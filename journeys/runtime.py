@@ -66,7 +66,7 @@ class Plan:
 
 
 def _build_plan(version_id: int) -> Plan:
-    steps = list(Step.objects.filter(version_id=version_id).select_related("content", "trigger", "of_step"))
+    steps = list(Step.objects.filter(version_id=version_id).select_related("content", "trigger", "of_step", "segment"))
     children: dict[tuple[int | None, str], list[Step]] = {}
     for step in sorted(steps, key=lambda s: s.position):
         children.setdefault((step.parent_id, step.path), []).append(step)
@@ -226,12 +226,14 @@ def _wait_for(participant: Participant, step: Step, plan: Plan, now: datetime, a
         return plan.enter_path(step, "no")
     if participant.wake_at is None:
         deadline = participant.step_started_at + step.duration
-        transitions.wait_until(participant, step, deadline, now, HistoryOutcome.WAITING, {"trigger": step.trigger.key})
+        awaited = {"segment": step.segment.key} if step.segment_id else {"trigger": step.trigger.key}
+        transitions.wait_until(participant, step, deadline, now, HistoryOutcome.WAITING, awaited)
     return WAIT
 
 
-def take_yes(participant: Participant, step: Step, event_id: int, now: datetime) -> None:
-    """A matching event arrived while the participant waited at `step`: go down Yes."""
+def take_yes(participant: Participant, step: Step, event_id: int | None, now: datetime) -> None:
+    """A matching event arrived (or, event_id None, the contact joined the awaited segment)
+    while the participant waited at `step`: go down Yes."""
     plan = plan_for(participant.version)
     with transitions.deferred_writes():
         transitions.record(participant, step, HistoryOutcome.YES, now, {"event": event_id})

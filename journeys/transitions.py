@@ -18,6 +18,7 @@ from django.utils import timezone
 from triggers.models import Event
 
 from .models import (
+    ONCE_EVER,
     Contact,
     Delivery,
     DeliveryStatus,
@@ -165,6 +166,53 @@ def enter(
         return None
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None})
     return participant
+
+
+def enter_many(
+    *, version: JourneyVersion, contacts: list[Contact], entry_key: str, first_step: Step | None, now: datetime
+) -> list[Participant]:
+    """`enter` for a group of contacts without an event (a segment pass, a join): one
+    SELECT for those the repeat policy keeps out, one multi-row INSERT for the others.
+    If a concurrent entry still trips the unique constraint, the group is entered one by
+    one instead (each refused one is skipped, as `enter` does)."""
+    taken = Participant.objects.filter(journey_id=version.journey_id, contact__in=contacts, entry_key=entry_key)
+    if entry_key != ONCE_EVER:
+        taken = taken.filter(state=ParticipantState.ACTIVE)
+    blocked = set(taken.values_list("contact_id", flat=True))
+    rows = [
+        Participant(
+            journey_id=version.journey_id,
+            version=version,
+            contact=contact,
+            entry_key=entry_key,
+            entered_at=now,
+            current_step=first_step,
+            step_started_at=now,
+        )
+        for contact in contacts
+        if contact.pk not in blocked
+    ]
+    try:
+        with transaction.atomic():
+            Participant.objects.bulk_create(rows)  # sets their ids (RETURNING)
+    except IntegrityError:
+        entered = []
+        for contact in contacts:
+            one = enter(
+                version=version,
+                contact=contact,
+                event=None,
+                entry_key=entry_key,
+                binding_id="",
+                first_step=first_step,
+                now=now,
+            )
+            if one is not None:
+                entered.append(one)
+        return entered
+    for participant in rows:
+        _history(participant, None, HistoryOutcome.ENTERED, now, {"event": None})
+    return rows
 
 
 def arrive(participant: Participant, step: Step, now: datetime) -> None:

@@ -45,6 +45,7 @@ class Names:
     triggers: dict[str, str] = field(default_factory=dict)
     content: dict[str, str] = field(default_factory=dict)
     content_ready: dict[str, bool] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,6 +108,9 @@ def summarize(step: StepSpec, names: Names) -> str:
         if step.until is not None:
             return f"Wait until {step.until:%d %b %Y %H:%M %Z}".strip()
         return f"Wait {describe_duration(step.duration)}" if step.duration else "Wait (no duration)"
+    if step.type == "wait_for" and step.segment:
+        text = f"Wait to join segment {names.segments.get(step.segment, step.segment)}"
+        return text + (f", up to {describe_duration(step.duration)}" if step.duration else "")
     if step.type == "wait_for":
         trigger = names.triggers.get(step.trigger or "", step.trigger or "(no trigger)")
         text = f"Wait for {trigger}"

@@ -27,7 +27,8 @@ from triggers.models import Trigger
 
 from ..bundles import catalogue_from_database, export_bundle, import_bundle, version_to_spec, write_version
 from ..definition import BundleError, JourneySpec
-from ..models import Journey, JourneyStatus, JourneyVersion, Participant, VersionState
+from ..durations import format_duration
+from ..models import Journey, JourneyStatus, JourneyVersion, Participant, Segment, SegmentEntry, VersionState
 from ..publishing import (
     LifecycleError,
     PublishError,
@@ -103,6 +104,7 @@ def names() -> Names:
         triggers=dict(Trigger.objects.values_list("key", "name")),
         content={key: name for key, name, _ in contents},
         content_ready={key: status == "ready" for key, _, status in contents},
+        segments=dict(Segment.objects.values_list("key", "name")),
     )
 
 
@@ -220,7 +222,10 @@ class JourneyDesigner:
             journey = Journey.objects.create(key=key, name=data["name"], type=data["type"])
             draft = open_draft(journey)
             spec = version_to_spec(draft)
-            spec.start_trigger = data["start_trigger"].key
+            if data["type"] == "segment":
+                spec.segment = data["segment"].key
+            else:
+                spec.start_trigger = data["start_trigger"].key
             write_version(draft, spec)
         return journey
 
@@ -259,6 +264,8 @@ class JourneyDesigner:
             .select_related("contact", "current_step")
             .order_by("-entered_at")[:10],
             participants_url=reverse("admin:journeys_participant_changelist") + f"?journey__id__exact={journey.pk}",
+            # Segment-based: the passes of members into the journey, with their progress.
+            segment_entries=SegmentEntry.objects.filter(version__journey=journey).order_by("-occurrence")[:5],
             statuses=JourneyStatus,
         )
         return TemplateResponse(request, T + "canvas.html", context)
@@ -294,7 +301,11 @@ class JourneyDesigner:
         return found
 
     def _start_summary(self, spec: JourneySpec, lookup: Names) -> dict:
+        segment = Segment.objects.filter(key=spec.segment).first() if spec.segment else None
         return {
+            "segment": segment,
+            "segment_mode": spec.segment_mode,
+            "excluded": spec.exclude_segments,
             "trigger": lookup.triggers.get(spec.start_trigger or "", "(no trigger chosen)"),
             "conditions": [describe_condition(c) for c in spec.start_conditions],
             "goal": (
@@ -326,8 +337,18 @@ class JourneyDesigner:
             data = form.cleaned_data
 
             def change(s: JourneySpec) -> None:
-                s.start_trigger = data["start_trigger"].key
-                s.start_conditions = formset.conditions()
+                if journey.type == "segment":
+                    s.segment = data["segment"].key
+                    s.segment_mode = data["segment_mode"]
+                    recurring = s.segment_mode == "recurring"
+                    s.segment_every = data["segment_every"] if recurring else None
+                    s.segment_at = data["segment_at"] if recurring else None
+                else:
+                    s.start_trigger = data["start_trigger"].key
+                s.exclude_segments = sorted(seg.key for seg in data["exclude_segments"])
+                s.entry_starts_at, s.entry_ends_at = data["entry_starts_at"], data["entry_ends_at"]
+                s.entry_per_hour = data["entry_per_hour"]
+                s.start_conditions = formset.conditions() if journey.type != "segment" else []
                 s.repeat = data["repeat"]
                 s.time_zone = data["time_zone"]
                 s.goal_trigger = data["goal_trigger"].key if data["goal_trigger"] else None
@@ -375,12 +396,24 @@ class JourneyDesigner:
             "goal_trigger": Trigger.objects.filter(key=spec.goal_trigger).first() if spec.goal_trigger else None,
             "goal_target_percent": spec.goal_target_percent,
             "exit_triggers": list(Trigger.objects.filter(key__in=spec.exit_triggers)),
+            "segment": Segment.objects.filter(key=spec.segment).first() if spec.segment else None,
+            "segment_mode": spec.segment_mode,
+            "segment_every": format_duration(spec.segment_every) if spec.segment_every else "",
+            "segment_at": spec.segment_at or "",
+            "exclude_segments": list(Segment.objects.filter(key__in=spec.exclude_segments)),
+            "entry_starts_at": spec.entry_starts_at.isoformat() if spec.entry_starts_at else "",
+            "entry_ends_at": spec.entry_ends_at.isoformat() if spec.entry_ends_at else "",
+            "entry_per_hour": spec.entry_per_hour,
         }
         redraw = _redrawing(request)
         data = request.POST if request.method == "POST" and not redraw else None
         if redraw:
-            initial = {**dict(request.POST.items()), "exit_triggers": request.POST.getlist("exit_triggers")}
-        form = SettingsForm(data, initial=initial, chosen=chosen)
+            initial = {
+                **dict(request.POST.items()),
+                "exit_triggers": request.POST.getlist("exit_triggers"),
+                "exclude_segments": request.POST.getlist("exclude_segments"),
+            }
+        form = SettingsForm(data, initial=initial, chosen=chosen, journey_type=journey.type)
         trigger = _start_trigger_chosen(form, request.POST.get("start_trigger") if request.method == "POST" else None)
         key = trigger.key if trigger else spec.start_trigger
         schema = schema_of(key)

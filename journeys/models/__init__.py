@@ -1,4 +1,4 @@
-from .contacts import Consent, ConsentStatus, Contact, Segment
+from .contacts import Consent, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
 from .deliveries import (
     BlockReason,
     Delivery,
@@ -7,6 +7,7 @@ from .deliveries import (
     InteractionKind,
     SendingPolicy,
 )
+from .entries import HeldEntry, SegmentEntry
 from .journeys import (
     MESSAGE_KINDS,
     Journey,
@@ -14,6 +15,7 @@ from .journeys import (
     JourneyType,
     JourneyVersion,
     RepeatPolicy,
+    SegmentMode,
     Step,
     StepKind,
     VersionState,
@@ -29,6 +31,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryStatus",
+    "HeldEntry",
     "HistoryOutcome",
     "Interaction",
     "InteractionKind",
@@ -41,6 +44,10 @@ __all__ = [
     "ParticipantState",
     "RepeatPolicy",
     "Segment",
+    "SegmentEntry",
+    "SegmentKind",
+    "SegmentMembership",
+    "SegmentMode",
     "SendingPolicy",
     "Step",
     "StepKind",
