@@ -7,6 +7,7 @@ from .deliveries import (
     InteractionKind,
     SendingPolicy,
 )
+from .engine import Heartbeat
 from .journeys import (
     MESSAGE_KINDS,
     Journey,
@@ -29,6 +30,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryStatus",
+    "Heartbeat",
     "HistoryOutcome",
     "Interaction",
     "InteractionKind",
