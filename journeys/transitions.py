@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from triggers.models import Event
 
+from . import metrics
 from .models import (
     Contact,
     Delivery,
@@ -164,6 +165,7 @@ def enter(
     except IntegrityError:
         return None
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None})
+    transaction.on_commit(metrics.PARTICIPANTS_ENTERED.inc)
     return participant
 
 
@@ -230,6 +232,7 @@ def _finish(participant: Participant, state: str, reason: str, now: datetime, ou
     if state != ParticipantState.COMPLETED:  # a completed journey's last message still goes
         _block_unsent_deliveries(Delivery.objects.filter(participant=participant), now)
     _history(participant, step, outcome, now, detail)
+    transaction.on_commit(metrics.PARTICIPANTS_FINISHED.labels(state=state).inc)
 
 
 def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> None:

@@ -26,4 +26,7 @@ def record_cluster_beat(*, queued: int, reincarnations: int, now: datetime | Non
 
 def record_sweep(detail: dict, now: datetime | None = None) -> None:
     """The one-minute sweep finished."""
+    from journeys.metrics import SWEEPS
+
+    SWEEPS.inc()
     Heartbeat.objects.update_or_create(key=SWEEP, defaults={"beat_at": now or timezone.now(), "detail": detail})
