@@ -244,7 +244,13 @@ def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> N
     sent); one blocked first is never claimed. A queued message waiting for a retry is
     blocked by the dispatch itself, which re-checks the participant.
     """
-    unclaimed = Q(status=DeliveryStatus.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    # An attempt whose claimer died (sending_started_at still set) may have been sent: it is
+    # left to the sweep, which records it as unknown (at most once) or sends it (at least once).
+    unclaimed = (
+        Q(status=DeliveryStatus.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & Q(sending_started_at__isnull=True)
+    )
     deliveries.filter(Q(status=DeliveryStatus.HELD) | unclaimed).update(
         status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None, updated_at=timezone.now()
     )
