@@ -15,7 +15,8 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Replace workers now and then (a guard against leaks), not all at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# "-": to stdout; an empty value turns the access log off.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 
 
 def on_starting(server) -> None:

@@ -10,6 +10,12 @@ the scrape.
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+
+# prometheus-client opens its files there as soon as a metric exists: a missing directory
+# would stop every process at import.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
