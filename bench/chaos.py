@@ -191,6 +191,8 @@ class Chaos:
             Q_WORKERS="2",
             Q_TIMEOUT=str(Q_TIMEOUT),
             Q_RETRY="20",
+            # A send a killed worker interrupted is recorded unknown when its lease ends.
+            DELIVERY_LEASE_SECONDS="30",
             EMAIL_URL=f"smtp://127.0.0.1:{self.smtp_port}",
             SITE_URL=f"http://127.0.0.1:{self.web_port}",
             LOG_LEVEL="INFO",

@@ -219,6 +219,9 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # A send whose outcome a crash left unknown: "at-most-once" records it as `unknown` and never
 # sends it again; "at-least-once" sends it again after its lease (a duplicate over a gap).
 DELIVERY_GUARANTEE = env.str("DELIVERY_GUARANTEE", default="at-most-once")
+# How long a claimed send may take before its outcome counts as unknown: longer than any
+# provider call (PROVIDER_TIMEOUT, the SMTP timeout).
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

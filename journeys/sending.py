@@ -42,8 +42,16 @@ from .models import BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatu
 
 logger = logging.getLogger(__name__)
 
-# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice.
+# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice;
+# DELIVERY_LEASE_SECONDS overrides it (the chaos suite shortens it to see outcomes sooner).
 LEASE = timedelta(minutes=5)
+
+
+def lease() -> timedelta:
+    seconds = getattr(settings, "DELIVERY_LEASE_SECONDS", None)
+    return timedelta(seconds=seconds) if seconds else LEASE
+
+
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 # A queued delivery never dispatched (its task was lost) is picked up by the sweep after this.
@@ -168,7 +176,7 @@ def claim(delivery_id: int, now: datetime) -> bool:
         Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
         .filter(_claimable(now))
         .update(
-            next_attempt_at=now + LEASE, sending_started_at=now, attempts=F("attempts") + 1, updated_at=timezone.now()
+            next_attempt_at=now + lease(), sending_started_at=now, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
         == 1
     )
@@ -186,7 +194,7 @@ def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
             .values_list("pk", flat=True)
         )
         Delivery.objects.filter(pk__in=won).update(
-            next_attempt_at=now + LEASE, sending_started_at=now, attempts=F("attempts") + 1, updated_at=timezone.now()
+            next_attempt_at=now + lease(), sending_started_at=now, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
     return won
 

@@ -70,3 +70,15 @@ def test_a_completed_send_clears_its_attempt_mark(make_delivery, text, guarantee
         dispatch_delivery(delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.sending_started_at) == (DeliveryStatus.SENT, None)
+
+
+@override_settings(DELIVERY_LEASE_SECONDS=30)
+def test_the_lease_is_a_setting(make_delivery, text):
+    delivery = make_delivery(text)
+    _claimed_by_a_worker_that_then_died(delivery)
+
+    with time_machine.travel(T0 + timedelta(seconds=31), tick=False):
+        retry_due_deliveries()
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.UNKNOWN
