@@ -43,6 +43,8 @@ class _Running:
     state: SharedState
     lock_dir: Path
     started: float
+    # When tasks were first seen waiting in the sentinel's queue (None: the queue is empty).
+    waiting_since: float | None = None
 
 
 def _run_sentinel(state: SharedState, lock_dir: str, cluster_id: uuid.UUID) -> None:
@@ -101,9 +103,15 @@ class Supervisor:
             return None
         if now - state.heartbeat.value > HEARTBEAT_STALE_AFTER:
             return f"stopped beating {now - state.heartbeat.value:.0f}s ago"
-        last_progress = max(state.progress.value, running.started)
-        if state.queued.value > 0 and now - last_progress > self.stall_after:
-            return f"has {state.queued.value} tasks waiting and started none for {now - last_progress:.0f}s"
+        if state.queued.value <= 0:
+            running.waiting_since = None
+            return None
+        if running.waiting_since is None:
+            running.waiting_since = now
+        # Stuck: tasks have been waiting, and no worker started one, for stall_after seconds.
+        idle_for = now - max(state.progress.value, running.waiting_since)
+        if idle_for > self.stall_after:
+            return f"has {state.queued.value} tasks waiting and started none for {idle_for:.0f}s"
         return None
 
     def _start(self) -> None:
