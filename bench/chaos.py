@@ -63,7 +63,7 @@ class Profile:
 
 PROFILES = {
     "ci": Profile(rate=4, load_seconds=45, fault_every=1.5, drain_deadline=200),
-    "long": Profile(rate=10, load_seconds=600, fault_every=4.0, drain_deadline=600),
+    "long": Profile(rate=10, load_seconds=300, fault_every=3.0, drain_deadline=600),
 }
 
 BUNDLE = {

@@ -4,7 +4,6 @@ Every value can be overridden on the command line or with GUNICORN_* variables b
 """
 
 import os
-import shutil
 from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -20,11 +19,11 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 
 
 def on_starting(server) -> None:
-    # prometheus-client's multiprocess mode: each worker writes its samples here; files of a
-    # previous run would be added to this run's counters.
+    # prometheus-client's multiprocess mode: every process (web and run_workers on the node)
+    # writes its samples there. Only counters live there (gauges are read from the database
+    # when scraped), so files of processes gone before are harmless: counters only grow.
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
-        shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
 
 
