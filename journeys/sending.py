@@ -15,8 +15,10 @@ transient errors past DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason
 `unsubscribed` (the contact unsubscribed after the message was queued); queued -> unknown
 (the claimer died during the attempt and DELIVERY_GUARANTEE is at-most-once).
 
-A claim sets `sending_started_at`, every outcome clears it. One still set when the lease has
-passed is an attempt whose process died: whether the provider got the message is unknown.
+Just before the provider call `sending_started_at` is set; every outcome clears it. One still
+set when the lease has passed is an attempt whose process died: whether the provider got the
+message is unknown. (Set per message, not by the claim: a chunk claimed at once by a worker
+that dies leaves only the message in flight unknown; the rest are claimed again.)
 At most once (the default) records it as `unknown` and never sends it again; at least once
 sends it again (a duplicate if the provider had accepted it, unless it deduplicates).
 """
@@ -106,6 +108,7 @@ def _dispatch_claimed(delivery: Delivery) -> None:
         # when only a replaced version's participants still reach it): a draft is never sent.
         block(delivery, BlockReason.CONTENT_NOT_READY)
         return
+    begin_attempt(delivery)
     try:
         provider_id = _send(delivery)
     except (TemplateSyntaxError, RenderError) as error:
@@ -175,9 +178,7 @@ def claim(delivery_id: int, now: datetime) -> bool:
     return (
         Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
         .filter(_claimable(now))
-        .update(
-            next_attempt_at=now + lease(), sending_started_at=now, attempts=F("attempts") + 1, updated_at=timezone.now()
-        )
+        .update(next_attempt_at=now + lease(), attempts=F("attempts") + 1, updated_at=timezone.now())
         == 1
     )
 
@@ -194,9 +195,16 @@ def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
             .values_list("pk", flat=True)
         )
         Delivery.objects.filter(pk__in=won).update(
-            next_attempt_at=now + lease(), sending_started_at=now, attempts=F("attempts") + 1, updated_at=timezone.now()
+            next_attempt_at=now + lease(), attempts=F("attempts") + 1, updated_at=timezone.now()
         )
     return won
+
+
+def begin_attempt(delivery: Delivery) -> None:
+    """The message is about to go to the provider: from here until its outcome is written, a
+    death of this process leaves the outcome unknown. (A process that dies after the claim
+    but before this point leaves a delivery that is simply claimed again after the lease.)"""
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(sending_started_at=timezone.now())
 
 
 def mark_sent(delivery: Delivery, provider_message_id: str) -> None:

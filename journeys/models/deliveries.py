@@ -54,8 +54,8 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # When to try again: after a transient provider error, or when quiet hours end.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # Set by the claim of a send attempt, cleared by its outcome: still set once the lease
-    # (next_attempt_at) has passed means the claimer died and the outcome is unknown.
+    # Set just before a send goes to the provider, cleared by its outcome: still set once the
+    # lease (next_attempt_at) has passed means the sender died and the outcome is unknown.
     sending_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)

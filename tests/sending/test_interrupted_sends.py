@@ -11,13 +11,31 @@ from django.test import override_settings
 
 from content.backends import common
 from journeys.models import Delivery, DeliveryStatus
-from journeys.sending import LEASE, claim, dispatch_delivery, retry_due_deliveries
+from journeys.sending import LEASE, begin_attempt, claim, dispatch_delivery, retry_due_deliveries
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
 
 def _claimed_by_a_worker_that_then_died(delivery: Delivery) -> None:
+    """Claimed, handed to the provider, and then the worker was killed."""
     assert claim(delivery.pk, T0)
+    with time_machine.travel(T0, tick=False):
+        begin_attempt(delivery)
+
+
+def test_a_worker_killed_before_it_reached_the_provider_leaves_a_send_that_goes_out_after_the_lease(
+    make_delivery, text
+):
+    delivery = make_delivery(text)
+    assert claim(delivery.pk, T0)
+
+    with time_machine.travel(T0 + LEASE + timedelta(seconds=1), tick=False):
+        assert retry_due_deliveries() == 1
+        dispatch_delivery(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+    assert len(common.text_outbox) == 1
 
 
 def test_a_send_interrupted_by_a_dead_worker_is_recorded_unknown_and_never_sent(make_delivery, text):
