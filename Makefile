@@ -35,7 +35,7 @@ demo: migrate
 # stops both (run_workers stops its cluster within Q_TIMEOUT + 5 s).
 run: demo
 	@echo "Admin: http://$(HOST):$(PORT)/admin/  (workers: manage.py run_workers)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py run_workers & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
 	wait -n
