@@ -100,3 +100,10 @@ def test_the_lease_is_a_setting(make_delivery, text):
 
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.UNKNOWN
+
+
+def test_a_misspelt_guarantee_stops_the_project_at_start_up():
+    from journeys.checks import delivery_guarantee_errors
+
+    assert delivery_guarantee_errors("at-least-once") == []
+    assert [error.id for error in delivery_guarantee_errors("exactly-once")] == ["journeys.E006"]
