@@ -128,3 +128,15 @@ def test_the_development_server_keeps_no_connection_open_between_requests():
         for command in ("runserver", "run_workers")
     }
     assert ages == {"runserver": "0", "run_workers": "600"}
+
+
+def test_metrics_count_task_runs_and_participants(client, settings):
+    from journeys.signals import _on_task_done
+
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    _on_task_done(None, task={"func": "journeys.tasks.advance_participants", "success": True})
+    _on_task_done(None, task={"func": "journeys.tasks.advance_participants", "success": False})
+    text = client.get("/metrics").content.decode()
+    assert 'journeys_task_runs_total{func="journeys.tasks.advance_participants",outcome="success"}' in text
+    assert 'journeys_task_runs_total{func="journeys.tasks.advance_participants",outcome="failure"}' in text
+    assert "journeys_participants_entered_total" in text
