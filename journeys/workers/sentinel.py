@@ -2,6 +2,7 @@
 
 import logging
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -119,6 +120,8 @@ class SupervisedSentinel(Sentinel):
                 break
         self.stop()
         db.connections.close_all()
+        # The supervisor removes it too, unless it was itself killed (the orphan case above).
+        shutil.rmtree(self.lock_dir, ignore_errors=True)
 
     @property
     def _label(self) -> str:
