@@ -117,6 +117,7 @@ class MessageFigures:
     failed: int = 0
     queued: int = 0
     held: int = 0
+    unknown: int = 0
     blocked: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -402,6 +403,8 @@ def add_delivery_row(messages: MessageFigures, row: dict) -> None:
         messages.queued += n
     elif status == DeliveryStatus.HELD:
         messages.held += n
+    elif status == DeliveryStatus.UNKNOWN:
+        messages.unknown += n
 
 
 def bucket_starts(since: datetime, until: datetime, bucket: str) -> list[datetime]:

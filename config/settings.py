@@ -5,6 +5,7 @@ the django-q2 ORM broker, console email. Production sets DATABASE_URL, REDIS_URL
 SECRET_KEY and ALLOWED_HOSTS; with DEBUG off an insecure SECRET_KEY refuses to start.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -99,6 +100,11 @@ else:
     # The ORM broker opens a connection per poll when connections are not kept (ENGINE-NOTES):
     # persistent connections with health checks are an 8-10x difference in task throughput.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+    if sys.argv[1:2] == ["runserver"]:
+        # The development server runs each request in a thread of its own, and a kept
+        # connection per thread filled PostgreSQL's max_connections under a few clients:
+        # there, each request closes its connection (Django's default).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
     # No SELECT 1 before each request's first query (a round trip per API event): a
     # connection the database closed fails that one request instead; the ingest API answers
     # it with 503 and Retry-After (its retries are idempotent), workers' tasks are retried,
@@ -203,6 +209,19 @@ SPECTACULAR_SETTINGS = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=SITE_URL.startswith("https://"))
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Health, metrics, workers (docs/operations.md) ------------------------------------------
+# /health/* and /metrics are answered by the first middleware, before ALLOWED_HOSTS and login.
+MIDDLEWARE.insert(0, "journeys.health_views.HealthMiddleware")
+# /metrics: a bearer token, or scrapers' addresses; with neither it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# A send whose outcome a crash left unknown: "at-most-once" records it as `unknown` and never
+# sends it again; "at-least-once" sends it again after its lease (a duplicate over a gap).
+DELIVERY_GUARANTEE = env.str("DELIVERY_GUARANTEE", default="at-most-once")
+# How long a claimed send may take before its outcome counts as unknown: longer than any
+# provider call (PROVIDER_TIMEOUT, the SMTP timeout).
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

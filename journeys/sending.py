@@ -12,7 +12,15 @@ when the lease ends; the Message-ID stays the same, so mail clients show it once
 Delivery statuses written here: queued -> sent; queued -> failed (permanent error, or
 transient errors past DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason
 `participant_left` (the participant exited or was stopped before the send) or
-`unsubscribed` (the contact unsubscribed after the message was queued).
+`unsubscribed` (the contact unsubscribed after the message was queued); queued -> unknown
+(the claimer died during the attempt and DELIVERY_GUARANTEE is at-most-once).
+
+Just before the provider call `sending_started_at` is set; every outcome clears it. One still
+set when the lease has passed is an attempt whose process died: whether the provider got the
+message is unknown. (Set per message, not by the claim: a chunk claimed at once by a worker
+that dies leaves only the message in flight unknown; the rest are claimed again.)
+At most once (the default) records it as `unknown` and never sends it again; at least once
+sends it again (a duplicate if the provider had accepted it, unless it deduplicates).
 """
 
 import logging
@@ -36,8 +44,16 @@ from .models import BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatu
 
 logger = logging.getLogger(__name__)
 
-# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice.
+# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice;
+# DELIVERY_LEASE_SECONDS overrides it (the chaos suite shortens it to see outcomes sooner).
 LEASE = timedelta(minutes=5)
+
+
+def lease() -> timedelta:
+    seconds = getattr(settings, "DELIVERY_LEASE_SECONDS", None)
+    return timedelta(seconds=seconds) if seconds else LEASE
+
+
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 # A queued delivery never dispatched (its task was lost) is picked up by the sweep after this.
@@ -45,6 +61,20 @@ LOST_TASK_GRACE = timedelta(minutes=2)
 # Block reason when the participant left the journey between queueing and sending.
 PARTICIPANT_LEFT = "participant_left"
 LEFT_STATES = (ParticipantState.EXITED, ParticipantState.STOPPED)
+AT_MOST_ONCE = "at-most-once"
+AT_LEAST_ONCE = "at-least-once"
+UNKNOWN_REASON = "a worker stopped during the send; not sent again (DELIVERY_GUARANTEE=at-most-once)"
+
+
+def at_most_once() -> bool:
+    return getattr(settings, "DELIVERY_GUARANTEE", AT_MOST_ONCE) != AT_LEAST_ONCE
+
+
+def _claimable(now: datetime) -> Q:
+    """Due for an attempt: never claimed, or waiting for its retry time, or (at least once
+    only) claimed by a process that died before recording the outcome."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return due & Q(sending_started_at__isnull=True) if at_most_once() else due
 
 
 def dispatch_delivery(delivery_id: int) -> None:
@@ -78,6 +108,7 @@ def _dispatch_claimed(delivery: Delivery) -> None:
         # when only a replaced version's participants still reach it): a draft is never sent.
         block(delivery, BlockReason.CONTENT_NOT_READY)
         return
+    begin_attempt(delivery)
     try:
         provider_id = _send(delivery)
     except (TemplateSyntaxError, RenderError) as error:
@@ -106,6 +137,8 @@ def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:
     from .queue import enqueue_dispatch
 
     now = now or timezone.now()
+    if at_most_once():
+        mark_abandoned_attempts_unknown(now, limit)
     due = (
         Delivery.objects.filter(status=DeliveryStatus.QUEUED)
         .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE))
@@ -144,8 +177,8 @@ def claim(delivery_id: int, now: datetime) -> bool:
     """Take the delivery for one send attempt: exactly one caller wins."""
     return (
         Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1, updated_at=timezone.now())
+        .filter(_claimable(now))
+        .update(next_attempt_at=now + lease(), attempts=F("attempts") + 1, updated_at=timezone.now())
         == 1
     )
 
@@ -157,14 +190,21 @@ def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
     with transaction.atomic():
         won = list(
             Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.QUEUED)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(_claimable(now))
             .select_for_update(skip_locked=skip_locked)
             .values_list("pk", flat=True)
         )
         Delivery.objects.filter(pk__in=won).update(
-            next_attempt_at=now + LEASE, attempts=F("attempts") + 1, updated_at=timezone.now()
+            next_attempt_at=now + lease(), attempts=F("attempts") + 1, updated_at=timezone.now()
         )
     return won
+
+
+def begin_attempt(delivery: Delivery) -> None:
+    """The message is about to go to the provider: from here until its outcome is written, a
+    death of this process leaves the outcome unknown. (A process that dies after the claim
+    but before this point leaves a delivery that is simply claimed again after the lease.)"""
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(sending_started_at=timezone.now())
 
 
 def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
@@ -173,6 +213,7 @@ def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
         sent_at=timezone.now(),
         provider_message_id=(provider_message_id or "")[:255],
         next_attempt_at=None,
+        sending_started_at=None,
         reason="",
         updated_at=timezone.now(),
     )
@@ -181,7 +222,11 @@ def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
 def block(delivery: Delivery, reason: str) -> None:
     """Never sent. `reason` is a code (a BlockReason, or participant_left) that reports group by."""
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.BLOCKED, reason=reason, next_attempt_at=None, updated_at=timezone.now()
+        status=DeliveryStatus.BLOCKED,
+        reason=reason,
+        next_attempt_at=None,
+        sending_started_at=None,
+        updated_at=timezone.now(),
     )
 
 
@@ -191,6 +236,7 @@ def fail(delivery: Delivery, reason: str) -> None:
         reason=reason[:500],
         failed_at=timezone.now(),
         next_attempt_at=None,
+        sending_started_at=None,
         updated_at=timezone.now(),
     )
 
@@ -203,8 +249,25 @@ def retry_later(delivery: Delivery, reason: str) -> None:
         return
     delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.QUEUED).update(
-        next_attempt_at=timezone.now() + delay, reason=reason[:500], updated_at=timezone.now()
+        next_attempt_at=timezone.now() + delay, sending_started_at=None, reason=reason[:500], updated_at=timezone.now()
     )
+
+
+def mark_abandoned_attempts_unknown(now: datetime, limit: int = 10_000) -> int:
+    """At most once: attempts whose claimer died (lease over, outcome never recorded) become
+    `unknown`, for an operator to look at; they are never sent again."""
+    abandoned = list(
+        Delivery.objects.filter(
+            status=DeliveryStatus.QUEUED, sending_started_at__isnull=False, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:limit]
+    )
+    if not abandoned:
+        return 0
+    count = Delivery.objects.filter(
+        pk__in=abandoned, status=DeliveryStatus.QUEUED, sending_started_at__isnull=False, next_attempt_at__lte=now
+    ).update(status=DeliveryStatus.UNKNOWN, reason=UNKNOWN_REASON, next_attempt_at=None, updated_at=timezone.now())
+    logger.warning("%s deliveries whose send was interrupted are recorded as unknown (at most once)", count)
+    return count
 
 
 # --- Rendering and the channels --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Thin django-q2 entry points. Each takes ids, reloads, and delegates to a domain module;
 each is harmless to run twice. Enqueue them with journeys.queue (after commit)."""
 
+from dataclasses import asdict
 from time import monotonic
 
 from journeys.queue import collecting_dispatches, dispatch_collected
@@ -55,8 +56,11 @@ def advance_batch(participant_ids: list[int]) -> int:
 def advance_participants() -> str:
     """The one-minute sweep (a django-q2 schedule): hand due work to the workers."""
     from journeys.sweep import sweep
+    from journeys.workers.heartbeats import record_sweep
 
+    started = monotonic()
     report = sweep()
+    record_sweep({"seconds": round(monotonic() - started, 3), **asdict(report)})
     return f"{report.participants_due} due, {report.events_redriven} events and {report.deliveries_redriven} deliveries re-driven"
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from triggers.models import Event
 
+from . import metrics
 from .models import (
     ONCE_EVER,
     Contact,
@@ -165,6 +166,7 @@ def enter(
     except IntegrityError:
         return None
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None})
+    transaction.on_commit(metrics.PARTICIPANTS_ENTERED.inc)
     return participant
 
 
@@ -278,6 +280,7 @@ def _finish(participant: Participant, state: str, reason: str, now: datetime, ou
     if state != ParticipantState.COMPLETED:  # a completed journey's last message still goes
         _block_unsent_deliveries(Delivery.objects.filter(participant=participant), now)
     _history(participant, step, outcome, now, detail)
+    transaction.on_commit(metrics.PARTICIPANTS_FINISHED.labels(state=state).inc)
 
 
 def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> None:
@@ -289,7 +292,13 @@ def _block_unsent_deliveries(deliveries: QuerySet[Delivery], now: datetime) -> N
     sent); one blocked first is never claimed. A queued message waiting for a retry is
     blocked by the dispatch itself, which re-checks the participant.
     """
-    unclaimed = Q(status=DeliveryStatus.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    # An attempt whose claimer died (sending_started_at still set) may have been sent: it is
+    # left to the sweep, which records it as unknown (at most once) or sends it (at least once).
+    unclaimed = (
+        Q(status=DeliveryStatus.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & Q(sending_started_at__isnull=True)
+    )
     deliveries.filter(Q(status=DeliveryStatus.HELD) | unclaimed).update(
         status=DeliveryStatus.BLOCKED, reason="participant_left", next_attempt_at=None, updated_at=timezone.now()
     )

@@ -7,6 +7,7 @@ from .deliveries import (
     InteractionKind,
     SendingPolicy,
 )
+from .engine import Heartbeat
 from .entries import HeldEntry, SegmentEntry
 from .journeys import (
     MESSAGE_KINDS,
@@ -31,6 +32,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryStatus",
+    "Heartbeat",
     "HeldEntry",
     "HistoryOutcome",
     "Interaction",
