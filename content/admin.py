@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -222,6 +223,10 @@ class ChannelContentAdmin(admin.ModelAdmin):
             rendered = preview(obj)
         except (TemplateSyntaxError, RenderError) as error:
             render_error = str(error)
+        width = 375 if request.GET.get("width") == "375" else 600
+        dark = request.GET.get("scheme") == "dark"
+        if rendered is not None and dark:
+            rendered = replace(rendered, html=as_dark(rendered.html))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -235,6 +240,8 @@ class ChannelContentAdmin(admin.ModelAdmin):
             "test_address": test_address,
             "test_error": test_error,
             "change_url": self._change_url(obj),
+            "width": width,
+            "dark": dark,
         }
         return TemplateResponse(request, "content/admin/preview.html", context, status=400 if test_error else 200)
 

@@ -22,22 +22,25 @@ def live_journey_steps(content: Content) -> list[str]:
 
 
 @register_attribute_source
-def start_trigger_attributes(content: Content) -> list[Field]:
-    """The start triggers' attributes of every journey with a step sending `content`."""
+def trigger_attributes(content: Content) -> list[Field]:
+    """Attributes of the start triggers of the journeys sending `content` first, then those of
+    every other trigger (for an email no journey sends yet)."""
     from triggers.models import TriggerAttribute
 
-    trigger_ids = (
-        Step.objects.filter(content_id=content.pk, version__start_trigger__isnull=False)
-        .values_list("version__start_trigger_id", flat=True)
-        .distinct()
+    used = set(
+        Step.objects.filter(content_id=content.pk, version__start_trigger__isnull=False).values_list(
+            "version__start_trigger_id", flat=True
+        )
     )
-    attributes = (
-        TriggerAttribute.objects.filter(trigger_id__in=trigger_ids)
-        .exclude(type="object")
-        .select_related("trigger")
-        .order_by("trigger__name", "position", "name")
+    attributes = sorted(
+        TriggerAttribute.objects.exclude(type="object").select_related("trigger"),
+        key=lambda a: (a.trigger_id not in used, a.trigger.name, a.position, a.name),
     )
     return [
-        Field(group=f"Trigger: {a.trigger.name}", variable=f"trigger.{a.name}", label=a.description or a.name)
+        Field(
+            group=f"Trigger: {a.trigger.name}" + ("" if a.trigger_id in used else " (no journey sends this yet)"),
+            variable=f"trigger.{a.name}",
+            label=a.description or a.name,
+        )
         for a in attributes
     ]

@@ -101,7 +101,8 @@ class _Sanitizer(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.skipping:
-            self.out.append(html.escape(data, quote=False))
+            # Editors type non-breaking spaces at the end of a line; in an email they are spaces.
+            self.out.append(html.escape(data.replace("\xa0", " "), quote=False))
 
     def result(self) -> str:
         self.close()
