@@ -4,6 +4,7 @@ from dataclasses import replace
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -372,6 +373,7 @@ class BrandAdmin(admin.ModelAdmin):
     """One row: logo, colours, font and width applied to every designed email."""
 
     list_display = ("name", "primary_color", "font", "width")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not Brand.objects.exists() and super().has_add_permission(request)
