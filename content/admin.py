@@ -326,6 +326,7 @@ class EmailAdmin(ChannelContentAdmin):
                 "html": html,
                 "dark_html": as_dark(html),
                 "text": shown.text,
+                "text_body": email.text_body,  # the generated plain-text part, before personalisation
                 "problems": [
                     {"field": p.field, "message": p.message, "severity": p.severity} for p in check_content(email)
                 ],

@@ -94,6 +94,9 @@
           return;
         }
         lastPreview = data;
+        var custom = document.getElementById("id_custom_text");
+        var text = document.getElementById("id_text_body");
+        if (text && custom && !custom.checked) text.value = data.text_body; // what the next save generates
         showPreview();
         previewStatus.textContent = "Preview up to date.";
       })
