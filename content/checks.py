@@ -87,9 +87,13 @@ def _check_email(email: Email) -> list[Problem]:
     for field, html in (("subject", False), ("preheader", False), ("html_body", True), ("text_body", False)):
         problems.append(_template_problem(field, getattr(email, field), html=html))
     problems.extend(_length_warnings(email))
-    # A design's footer always carries the unsubscribe link; raw HTML must say it itself.
-    if email.purpose == Purpose.COMMERCIAL and not email.is_designed:
-        for field, label in (("html_body", "HTML body"), ("text_body", "plain-text body")):
+    # A design's footer and generated text always carry the unsubscribe link; raw HTML and a
+    # plain-text part written by hand must say it themselves.
+    if email.purpose == Purpose.COMMERCIAL:
+        bodies = [("html_body", "HTML body"), ("text_body", "plain-text body")]
+        if email.is_designed:
+            bodies = bodies[1:] if email.custom_text else []
+        for field, label in bodies:
             if getattr(email, field).strip() and not UNSUBSCRIBE_VARIABLE.search(getattr(email, field)):
                 problems.append(
                     Problem(

@@ -5,7 +5,6 @@ text stops Ready to send), and renders itself as MJML and as plain text. The edi
 validation, the checks and the renderer all iterate the registry.
 """
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -389,7 +388,3 @@ BLOCKS: dict[str, BlockKind] = {
     kind.type: kind
     for kind in (Heading(), Text(), Image(), Button(), Divider(), Spacer(), Columns(), Social(), Footer())
 }
-
-
-def escape_attr(value: str) -> str:
-    return html.escape(value, quote=True)

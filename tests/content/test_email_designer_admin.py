@@ -112,6 +112,8 @@ def test_the_plain_text_part_can_be_written_by_hand(client, marketer, designed):
 
     designed.refresh_from_db()
     assert (designed.custom_text, designed.text_body) == (True, "My own text. {{ unsubscribe_url }}")
+    response = _post_change(client, designed, custom_text="on", text_body="No way out.", _check="1")
+    assert "text_body: A commercial email needs an unsubscribe link" in response.content.decode()
 
 
 def test_switching_to_raw_html_is_one_way_and_keeps_the_rendered_html(client, marketer, designed):
