@@ -18,6 +18,7 @@ from .design_forms import EmailForm
 from .designing import apply_design, rerender_designs
 from .designs import BLOCKS, InvalidDesign, clean_design
 from .errors import RenderError, SendError
+from .images import image_url, store_image
 from .lifecycle import ContentInUse, ContentNotReady, mark_ready, reopen_for_editing
 from .mail import add_preheader
 from .models import Brand, Content, Email, PushNotification, TextMessage
@@ -284,6 +285,7 @@ class EmailAdmin(ChannelContentAdmin):
         if obj is not None and obj.is_designed and not obj.is_ready:
             context["designer"] = {
                 "previewUrl": reverse("admin:content_email_design_preview", args=[obj.pk]),
+                "imageUploadUrl": reverse("admin:content_email_design_image", args=[obj.pk]),
                 "blocks": {kind.type: {"label": kind.label, "default": kind.default()} for kind in BLOCKS.values()},
                 "fields": personalisation_fields(obj),
             }
@@ -297,8 +299,27 @@ class EmailAdmin(ChannelContentAdmin):
                 wrap(self.design_preview_view),
                 name="content_email_design_preview",
             ),
+            path(
+                "<path:object_id>/design-image/",
+                wrap(self.design_image_view),
+                name="content_email_design_image",
+            ),
             *super().get_urls(),
         ]
+
+    def design_image_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The designer's image upload: keeps the image and answers its public address."""
+        if request.method != "POST":
+            return JsonResponse({"error": "POST an image"}, status=405)
+        self._object(request, object_id, change=True)
+        upload = request.FILES.get("image")
+        if upload is None:
+            return JsonResponse({"error": "Choose an image to upload."}, status=400)
+        try:
+            image = store_image(upload)
+        except ValidationError as error:
+            return JsonResponse({"error": " ".join(error.messages)}, status=400)
+        return JsonResponse({"url": image_url(image)})
 
     def design_preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The editor's live preview: the unsaved design rendered with sample data, and its checks."""

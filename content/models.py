@@ -5,6 +5,8 @@ fields live in `Content` and each channel adds its own table (multi-table inheri
 A journey step points at `Content`; `Content.specific` returns the channel's row.
 """
 
+import uuid
+
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
@@ -156,6 +158,21 @@ class Brand(models.Model):
             font=self.font,
             width=self.width,
         )
+
+
+class DesignImage(models.Model):
+    """An image uploaded in the designer, served to every mail client at /i/<key>.<ext>
+    (kept in the database: no media storage to set up, and designs' images are small)."""
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=50)
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name or str(self.key)
 
 
 # Django names the parent-to-child accessor after the child model.

@@ -227,3 +227,43 @@ def test_the_seed_reminder_is_a_design_whose_html_is_rendered_from_it(db):
     [exported] = [c for c in export_bundle(["abandoned-cart"])["content"] if c["key"] == "initial-email-reminder"]
     assert exported["design"] == reminder.design
     assert "html" not in exported and "text" not in exported
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def test_an_uploaded_image_is_kept_and_served_to_mail_clients_at_its_public_address(client, marketer, designed):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(marketer)
+    url = reverse("admin:content_email_design_image", args=[designed.pk])
+
+    response = client.post(url, {"image": SimpleUploadedFile("mug.png", PNG, content_type="image/png")})
+
+    address = response.json()["url"]
+    assert address.startswith("http://testserver/i/") and address.endswith(".png")
+    client.logout()
+    image = client.get(address.removeprefix("http://testserver"))
+    assert (image.status_code, image["Content-Type"], image.content) == (200, "image/png", PNG)
+    assert image["X-Content-Type-Options"] == "nosniff"
+    assert client.get(address.removeprefix("http://testserver").replace(".png", ".gif")).status_code == 404
+
+
+def test_only_real_images_can_be_uploaded_and_only_by_who_may_change_the_email(client, marketer, analyst, designed):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from content.models import DesignImage
+
+    url = reverse("admin:content_email_design_image", args=[designed.pk])
+    svg = SimpleUploadedFile("x.png", b"<svg onload='alert(1)'/>", content_type="image/png")
+    client.force_login(marketer)
+
+    refused = client.post(url, {"image": svg})
+
+    assert (refused.status_code, refused.json()) == (400, {"error": "Upload a PNG, JPEG, GIF or WebP image."})
+    client.force_login(analyst)
+    assert client.post(url, {"image": SimpleUploadedFile("a.png", PNG)}).status_code == 403
+    assert DesignImage.objects.count() == 0

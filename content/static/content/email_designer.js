@@ -269,6 +269,36 @@
     return el("div", {}, [toolbar, area]);
   }
 
+  function upload(block, srcInput) {
+    var id = uid("upload");
+    var file = el("input", { type: "file", id: id, accept: "image/png,image/jpeg,image/gif,image/webp" });
+    var status = el("span", { class: "dsg-hint", role: "status" });
+    file.addEventListener("change", function () {
+      if (!file.files.length) return;
+      var data = new FormData();
+      data.append("image", file.files[0]);
+      status.textContent = "Uploading…";
+      fetch(config.imageUploadUrl, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }, body: data })
+        .then(function (response) {
+          return response.json();
+        })
+        .then(function (answer) {
+          if (answer.error) {
+            status.textContent = answer.error;
+            return;
+          }
+          block.src = answer.url;
+          srcInput.value = answer.url;
+          status.textContent = "Uploaded.";
+          changed();
+        })
+        .catch(function () {
+          status.textContent = "The upload failed.";
+        });
+    });
+    return el("div", { class: "dsg-field" }, [el("label", { for: id, text: "…or upload an image (PNG, JPEG, GIF, WebP; 2 MB at most)" }), file, " ", status]);
+  }
+
   var EDITORS = {
     heading: function (block) {
       return [
@@ -281,8 +311,10 @@
       return [richText(block)];
     },
     image: function (block) {
+      var src = input(block, "src", "Image address (https://…)", { type: "url" });
       return [
-        input(block, "src", "Image address (https://…)", { type: "url" }),
+        src,
+        upload(block, src.querySelector("input")),
         input(block, "alt", "Alt text (required: read aloud, shown when images are off)"),
         input(block, "href", "Link (optional)", { type: "url" }),
         input(block, "width", "Width in pixels (0: full width)", { type: "number", min: 0, max: 800 }),
