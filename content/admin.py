@@ -403,12 +403,6 @@ class BrandAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Brand | None = None) -> bool:
         return False
 
-    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
-        brand = Brand.objects.order_by("pk").first()
-        if brand is not None:
-            return HttpResponseRedirect(reverse("admin:content_brand_change", args=[brand.pk]))
-        return super().changelist_view(request, extra_context)
-
     def save_model(self, request: HttpRequest, obj: Brand, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         count = rerender_designs()

@@ -267,3 +267,15 @@ def test_only_real_images_can_be_uploaded_and_only_by_who_may_change_the_email(c
     client.force_login(analyst)
     assert client.post(url, {"image": SimpleUploadedFile("a.png", PNG)}).status_code == 403
     assert DesignImage.objects.count() == 0
+
+
+def test_the_brand_is_one_row_marketers_change_and_analysts_only_read(client, marketer, analyst):
+    brand = Brand.objects.get()
+    client.force_login(marketer)
+    assert client.get(reverse("admin:content_brand_add")).status_code == 403
+    assert client.get(reverse("admin:content_brand_change", args=[brand.pk])).status_code == 200
+    client.force_login(analyst)
+    assert client.get(reverse("admin:content_brand_change", args=[brand.pk])).status_code == 200
+    response = client.post(reverse("admin:content_brand_change", args=[brand.pk]), {"name": "Mine"})
+    assert response.status_code == 403
+    assert Brand.objects.get().name == "The Shop"
