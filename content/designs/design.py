@@ -155,7 +155,7 @@ def to_mjml(design: Design, brand: BrandStyle, ctx: RenderContext) -> str:
         # A client that honours dark mode (Apple Mail, Outlook apps) switches to these.
         "<mj-style>:root { color-scheme: light dark; supported-color-schemes: light dark; }"
         "@media (prefers-color-scheme: dark) {"
-        " .dsg-body, .dsg-body > div { background-color: #121212 !important; }"
+        " body, .dsg-body, .dsg-body > div { background-color: #121212 !important; }"
         " .dsg-content, .dsg-content > table, .dsg-content td { background-color: #1e1e1e !important; }"
         " .dsg-text div, .dsg-text h1, .dsg-text h2, .dsg-text h3, .dsg-text p, .dsg-text li"
         " { color: #eeeeee !important; }"
