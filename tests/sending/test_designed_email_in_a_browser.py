@@ -73,12 +73,14 @@ def test_a_marketer_designs_the_reminder_and_a_real_smtp_server_receives_it_tabl
     expect(designer.locator(".dsg-problems")).to_have_text("No problems found.")
     expect(page.locator("#id_text_body")).to_have_value(re.compile(r"^Hello \{\{ contact.first_name"))
     page.screenshot(path=page.artifacts / "designer-600px-light.png", full_page=True)
+    designer.locator(".dsg-preview").screenshot(path=page.artifacts / "preview-600px-light.png")
     designer.get_by_role("button", name="Phone (375 px)").click()
     designer.get_by_role("button", name="Dark").click()
     expect(designer.locator("iframe.dsg-frame")).to_have_attribute("title", "Email preview, phone, dark")
     assert designer.locator("iframe.dsg-frame").bounding_box()["width"] == pytest.approx(375, abs=2)
     expect(frame.locator("h1")).to_have_text("Hello Ana,")
     page.screenshot(path=page.artifacts / "designer-375px-dark.png", full_page=True)
+    designer.locator(".dsg-preview").screenshot(path=page.artifacts / "preview-375px-dark.png")
 
     # From the keyboard: right after scrolling, headless Chromium can route a mouse click to
     # the sandboxed preview frame's old position (a click a moment later lands on the button).
