@@ -279,3 +279,15 @@ def test_the_brand_is_one_row_marketers_change_and_analysts_only_read(client, ma
     response = client.post(reverse("admin:content_brand_change", args=[brand.pk]), {"name": "Mine"})
     assert response.status_code == 403
     assert Brand.objects.get().name == "The Shop"
+
+
+def test_a_bundle_carries_an_emails_design_and_a_malformed_one_is_refused_with_its_path():
+    from journeys.definition import BundleError, parse_bundle
+
+    email = {"key": "e", "channel": "email", "subject": "S", "from_email": "shop@example.com"}
+    good = parse_bundle({"content": [email | {"design": STARTERS["welcome"].design}]})
+    assert good.content[0].fields["design"] == STARTERS["welcome"].design
+
+    with pytest.raises(BundleError) as refused:
+        parse_bundle({"content": [email | {"design": {"blocks": [{"type": "image", "src": "ftp://x"}]}}]})
+    assert "content[0].design.blocks[0].src: must be an http://, https:// or mailto: address" in str(refused.value)
