@@ -18,13 +18,16 @@ from . import test_smtp_journey_email
 
 smtp_server = test_smtp_journey_email.smtp_server  # the real SMTP server (aiosmtpd) fixture
 
+# The designer is driven from the keyboard (Enter on its buttons), which it must support anyway:
+# right after a scroll, headless Chromium can route a mouse click to where the sandboxed
+# preview frame was, so mouse clicks near it would make the test flaky.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def _insert(page, variable: str, fallback: str = "") -> None:
     page.select_option("#dsg-variable", variable)
     page.fill("#dsg-fallback", fallback)
-    page.get_by_role("button", name="Insert", exact=True).click()
+    page.get_by_role("button", name="Insert", exact=True).press("Enter")
 
 
 def test_a_marketer_designs_the_reminder_and_a_real_smtp_server_receives_it_table_based_and_tracked(
@@ -55,16 +58,14 @@ def test_a_marketer_designs_the_reminder_and_a_real_smtp_server_receives_it_tabl
     _insert(page, "trigger.cart_total")
     text.press("End")
     text.type(" is waiting for you.")
-    designer.get_by_role("button", name="Add Divider to the email").click()
-    designer.get_by_role("button", name="Move Divider up").click()  # above the footer, from the keyboard's buttons
+    designer.get_by_role("button", name="Add Divider to the email").press("Enter")
+    designer.get_by_role("button", name="Move Divider up").press("Enter")  # above the footer
     expect(designer.get_by_role("button", name="Move Divider up")).to_be_focused()
-    # With the mouse: both cards in view first (a scroll right before a drag can make headless
-    # Chromium press where the card was).
-    designer.locator("li.dsg-block-text").scroll_into_view_if_needed()
-    page.wait_for_timeout(1000)
-    designer.locator("li.dsg-block-divider .dsg-handle").drag_to(
-        designer.locator("li.dsg-block-button .dsg-block-head")
-    )
+    # Dragged onto the button's card: the browser's drag events, sent to the cards themselves.
+    drag = page.evaluate_handle("new DataTransfer()")
+    designer.locator("li.dsg-block-divider").dispatch_event("dragstart", {"dataTransfer": drag})
+    designer.locator("li.dsg-block-button").dispatch_event("dragover", {"dataTransfer": drag})
+    designer.locator("li.dsg-block-button").dispatch_event("drop", {"dataTransfer": drag})
     expect(cards.locator(".dsg-block-head strong")).to_have_text(["Heading", "Text", "Divider", "Button", "Footer"])
 
     frame = designer.frame_locator("iframe.dsg-frame")
@@ -74,22 +75,20 @@ def test_a_marketer_designs_the_reminder_and_a_real_smtp_server_receives_it_tabl
     expect(page.locator("#id_text_body")).to_have_value(re.compile(r"^Hello \{\{ contact.first_name"))
     page.screenshot(path=page.artifacts / "designer-600px-light.png", full_page=True)
     designer.locator(".dsg-preview").screenshot(path=page.artifacts / "preview-600px-light.png")
-    designer.get_by_role("button", name="Phone (375 px)").click()
-    designer.get_by_role("button", name="Dark").click()
+    designer.get_by_role("button", name="Phone (375 px)").press("Enter")
+    designer.get_by_role("button", name="Dark").press("Enter")
     expect(designer.locator("iframe.dsg-frame")).to_have_attribute("title", "Email preview, phone, dark")
     assert designer.locator("iframe.dsg-frame").bounding_box()["width"] == pytest.approx(375, abs=2)
     expect(frame.locator("h1")).to_have_text("Hello Ana,")
     page.screenshot(path=page.artifacts / "designer-375px-dark.png", full_page=True)
     designer.locator(".dsg-preview").screenshot(path=page.artifacts / "preview-375px-dark.png")
 
-    # From the keyboard: right after scrolling, headless Chromium can route a mouse click to
-    # the sandboxed preview frame's old position (a click a moment later lands on the button).
     page.get_by_role("button", name="Save and mark ready to send").press("Enter")
     expect(page.locator(".messagelist")).to_contain_text("“Cart reminder” is ready to send.")
     page.screenshot(path=page.artifacts / "ready.png", full_page=True)
     page.get_by_role("link", name="Preview, check and test send").click()
-    page.get_by_role("link", name="Phone (375 px)").click()
-    page.get_by_role("link", name="Dark").click()
+    page.get_by_role("link", name="Phone (375 px)").press("Enter")
+    page.get_by_role("link", name="Dark").press("Enter")
     expect(page.locator("iframe[title='Email preview']")).to_have_attribute("style", re.compile("width:375px"))
     page.screenshot(path=page.artifacts / "preview-page-375px-dark.png", full_page=True)
 
