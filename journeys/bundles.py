@@ -100,6 +100,10 @@ def _save_trigger(spec: TriggerSpec) -> str:
 def _save_content(spec: ContentSpec) -> str:
     model = CONTENT_MODELS[spec.channel]
     values = {CONTENT_FIELD_NAMES.get(k, k): v for k, v in spec.fields.items()}
+    if "design" in values:
+        # A designed email's HTML is rendered from the design; a text given with it is kept.
+        values.pop("html_body", None)
+        values["custom_text"] = "text_body" in values
     values.update(name=spec.name, status=spec.status)
     _, created = model.objects.update_or_create(key=spec.key, defaults=values)
     return f"content {spec.key}: {'created' if created else 'updated'}"
@@ -357,6 +361,11 @@ def _content_spec(content: Content) -> ContentSpec:
             value = getattr(content, model_field.name)
             if value or name in ("subject", "from_email", "body", "title", "html", "text", "purpose"):
                 fields[name] = value
+    if getattr(content, "design", None) is not None:
+        fields["design"] = content.design
+        fields.pop("html", None)
+        if not content.custom_text:
+            fields.pop("text", None)
     if content.description:
         fields["description"] = content.description
     return ContentSpec(

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from content.designs import design_errors
+
 from .conditions import MAX_CONDITIONS, condition_problems
 from .durations import DurationError, format_duration, parse_wait
 
@@ -62,7 +64,7 @@ class ContentSpec:
     channel: str
     name: str
     status: str = "draft"
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)  # text, and an email's `design` (JSON)
 
 
 @dataclass
@@ -312,6 +314,13 @@ def _parse_content(raw: Any, path: str, errors: _Errors) -> ContentSpec:
         errors.add(f"{path}.channel", "must be email, text or push")
         return spec
     allowed = {"key", "channel", "name", "status", "description", *CHANNEL_FIELDS[channel]}
+    if channel == "email":
+        allowed.add("design")
+        if "design" in data:
+            # The email designer's blocks (content.designs); its HTML and text are rendered from it.
+            for error in design_errors(data["design"]):
+                errors.add(f"{path}.design.{error.path}", error.message)
+            spec.fields["design"] = data["design"]
     for name in sorted(set(data) - allowed):
         errors.add(f"{path}.{name}", f"is not a field of {channel} content")
     for name in CHANNEL_FIELDS[channel]:
