@@ -126,7 +126,22 @@ class JourneyAdmin(JourneyDesigner, admin.ModelAdmin):
         return response
 
 
-class StepInline(admin.TabularInline):
+class DesignerOwned:
+    """Versions and their steps (with their conditions and paths) are shown here, never
+    changed: the designer's Edit -> draft -> Publish is the one way a journey changes, so
+    every publish check applies. A POST to these change, add or delete pages is a 403."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StepInline(DesignerOwned, admin.TabularInline):
     model = Step
     extra = 0
     fk_name = "version"
@@ -135,7 +150,7 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(JourneyVersion)
-class JourneyVersionAdmin(admin.ModelAdmin):
+class JourneyVersionAdmin(DesignerOwned, admin.ModelAdmin):
     list_display = ("journey", "number", "state", "start_trigger", "repeat", "published_at")
     list_filter = ("state",)
     list_select_related = ("journey", "start_trigger")
@@ -225,7 +240,7 @@ class ConsentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(DesignerOwned, admin.ModelAdmin):
     list_display = ("key", "kind", "version", "parent", "path", "position", "content", "duration")
     list_filter = ("kind",)
     search_fields = ("key", "version__journey__key")
