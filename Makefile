@@ -32,6 +32,8 @@ demo: migrate
 	$(BIN)/python manage.py ensure_admin
 
 # The web server and a qcluster run side by side; Ctrl-C (or either one dying) stops both.
+# Development: DEBUG on (settings default it off); DEBUG=0 make run tries production mode.
+run: export DEBUG ?= 1
 run: demo
 	@echo "Admin: http://$(HOST):$(PORT)/admin/  (workers: manage.py qcluster)"
 	@trap 'kill 0' INT TERM EXIT; \

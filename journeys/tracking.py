@@ -1,6 +1,7 @@
 """Opens, clicks and provider status callbacks: signed links in, interactions and triggers out.
 
-Tokens are signed with Django's signing (salted per purpose, SECRET_KEY-bound): a token names
+Tokens are signed with Django's signing (salted per purpose, SECRET_KEY-bound, timestamped:
+TRACKING_LINK_MAX_AGE and UNSUBSCRIBE_LINK_MAX_AGE bound their age): a token names
 its delivery and, for clicks, the original link, so nothing is guessable and a click can
 only ever redirect to a link that was in the email. Every open and click is recorded as an
 Interaction; the built-in trigger is raised once per delivery (its event id says which).
@@ -73,21 +74,21 @@ def unsubscribe_url(delivery_id: int, contact_id: int, channel: str) -> str:
     return settings.SITE_URL + reverse("journeys:unsubscribe", args=[token])
 
 
-def _load(token: str, salt: str) -> dict[str, Any] | None:
+def _load(token: str, salt: str, max_age: int) -> dict[str, Any] | None:
     try:
-        value = signing.loads(token, salt=salt)
-    except signing.BadSignature:
+        value = signing.loads(token, salt=salt, max_age=max_age)
+    except signing.BadSignature:  # SignatureExpired included: an old link is refused like a forged one.
         return None
     return value if isinstance(value, dict) else None
 
 
 def read_open_token(token: str) -> int | None:
-    value = _load(token, OPEN_SALT)
+    value = _load(token, OPEN_SALT, settings.TRACKING_LINK_MAX_AGE)
     return value["d"] if value and isinstance(value.get("d"), int) else None
 
 
 def read_click_token(token: str) -> tuple[int, str] | None:
-    value = _load(token, CLICK_SALT)
+    value = _load(token, CLICK_SALT, settings.TRACKING_LINK_MAX_AGE)
     if not value or not isinstance(value.get("d"), int) or not isinstance(value.get("u"), str):
         return None
     if not value["u"].lower().startswith(("http://", "https://")):
@@ -96,7 +97,7 @@ def read_click_token(token: str) -> tuple[int, str] | None:
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, int, str] | None:
-    value = _load(token, UNSUBSCRIBE_SALT)
+    value = _load(token, UNSUBSCRIBE_SALT, settings.UNSUBSCRIBE_LINK_MAX_AGE)
     if not value or not all(isinstance(value.get(k), t) for k, t in (("d", int), ("c", int), ("ch", str))):
         return None
     return value["d"], value["c"], value["ch"]
