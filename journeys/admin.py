@@ -3,10 +3,11 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .bundles import export_bundle
-from .consent import SOURCE_ADMIN, set_consent
+from .consent import OPERATOR_REFUSAL, SOURCE_ADMIN, may_operator_set, set_consent
 from .designer.views import JourneyDesigner
 from .models import (
     Consent,
+    ConsentChange,
     Contact,
     Delivery,
     Interaction,
@@ -35,7 +36,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ConsentInlineForm(forms.ModelForm):
+class OperatorConsentForm(forms.ModelForm):
+    """A person in the admin records opt-outs and first consents; an opt-out is undone only
+    by the contact (journeys.consent.may_operator_set), so that change is a form error."""
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        stored = Consent.objects.filter(pk=self.instance.pk).values_list("status", flat=True).first()
+        if self.instance.pk and not may_operator_set(stored, status):
+            raise forms.ValidationError(OPERATOR_REFUSAL)
+        return status
+
+
+class ConsentInlineForm(OperatorConsentForm):
     class Meta:
         model = Consent
         fields = ("channel", "status")
@@ -59,12 +72,33 @@ class ConsentInline(admin.TabularInline):
     can_delete = False
 
 
+class ConsentHistoryInline(admin.TabularInline):
+    """Every consent change of the contact, newest first: who opted out, and how they came back."""
+
+    model = ConsentChange
+    extra = 0
+    fields = ("at", "channel", "status", "source")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "Consent history"
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever sees the contact sees its history (no role needs a permission of its own).
+        return request.user.has_perm("journeys.view_contact")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     list_display = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "updated_at")
     search_fields = ("=external_id", "email", "phone", "last_name")
     readonly_fields = ("created_at", "updated_at")
-    inlines = [ConsentInline]
+    inlines = [ConsentInline, ConsentHistoryInline]
     show_full_result_count = False
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
@@ -224,6 +258,7 @@ class ConsentAdmin(admin.ModelAdmin):
     list_select_related = ("contact",)
     raw_id_fields = ("contact",)
     fields = ("contact", "channel", "status", "source", "changed_at")
+    form = OperatorConsentForm
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple[str, ...]:
         # A row is one contact's consent on one channel: only its status changes.

@@ -1,4 +1,4 @@
-from .contacts import Consent, ConsentStatus, Contact, Segment
+from .contacts import Consent, ConsentChange, ConsentStatus, Contact, Segment
 from .deliveries import (
     BlockReason,
     Delivery,
@@ -25,6 +25,7 @@ __all__ = [
     "ONCE_EVER",
     "BlockReason",
     "Consent",
+    "ConsentChange",
     "ConsentStatus",
     "Contact",
     "Delivery",
