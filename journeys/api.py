@@ -4,7 +4,12 @@ GET /api/v1/participants/?journey=KEY&contact=ID (scope `read`), paginated as
 {"count", "next", "previous", "results"}.
 """
 
+from datetime import datetime
+from typing import Any
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
@@ -12,6 +17,7 @@ from rest_framework.pagination import PageNumberPagination
 
 from triggers.api.authentication import ApiKeyAuthentication
 from triggers.api.permissions import HasReadScope
+from triggers.validation import TIMESTAMP_RULE, parse_timestamp
 
 from .models import Delivery, Participant, ParticipantHistory, ParticipantState
 
@@ -69,16 +75,47 @@ class ParticipantSerializer(serializers.ModelSerializer):
         return participant.current_step.key
 
 
+class BoundedDateTimeField(forms.CharField):
+    """An ISO 8601 date and time within the bounds every store reads back (years 1900-2999,
+    offsets within ±15:59): the rule of the ingest API's timestamps."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        parsed = parse_timestamp(text)
+        if parsed is None:
+            raise ValidationError(TIMESTAMP_RULE, code="invalid_datetime")
+        return parsed
+
+
+class BoundedDateTimeFilter(django_filters.Filter):
+    field_class = BoundedDateTimeField
+
+
+class ParticipantFilterForm(forms.Form):
+    def clean(self) -> dict:
+        data = super().clean()
+        for name, value in self.data.items():
+            if name in self.fields and value == "":
+                # An empty parameter is a client's bug (a blank variable), not "no filter".
+                self.add_error(name, "Leave the parameter out, or give it a value.")
+        return data
+
+
 class ParticipantFilter(django_filters.FilterSet):
     journey = django_filters.CharFilter(field_name="journey__key", help_text="Journey key.")
     contact = django_filters.CharFilter(field_name="contact__external_id", help_text="The website's contact id.")
     state = django_filters.ChoiceFilter(choices=ParticipantState.choices)
     binding_id = django_filters.CharFilter()
-    entered_after = django_filters.IsoDateTimeFilter(field_name="entered_at", lookup_expr="gte")
+    entered_after = BoundedDateTimeFilter(
+        field_name="entered_at", lookup_expr="gte", help_text="ISO 8601, years 1900-2999, offset within ±15:59."
+    )
 
     class Meta:
         model = Participant
         fields = ["journey", "contact", "state", "binding_id", "entered_after"]
+        form = ParticipantFilterForm
 
 
 class ParticipantPagination(PageNumberPagination):
