@@ -1,6 +1,9 @@
 """Extreme dates in the analytics parameters and the participants API are a 400 naming the
 parameter (or the page's form error), never a 500."""
 
+import csv
+import io
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -74,3 +77,20 @@ def test_the_participants_api_takes_a_date_within_the_bounds(db):
     response = _client("read").get("/api/v1/participants/", {"entered_after": "2026-01-01T00:00:00+15:59"})
 
     assert response.status_code == 200
+
+
+def test_csv_exports_quote_text_a_spreadsheet_would_run_as_a_formula(client, analyst, journey):
+    from content.models import Content
+
+    formulas = ['=HYPERLINK("http://evil.example")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
+    for content, name in zip(Content.objects.order_by("pk"), formulas, strict=False):
+        Content.objects.filter(pk=content.pk).update(name=name)
+    client.force_login(analyst)
+
+    response = client.get(reverse("analytics:messages-csv", args=["abandoned-cart"]))
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    names = {row["content"] for row in rows}
+    assert names and all(not name.startswith(("=", "+", "-", "@")) for name in names)
+    assert names & {"'" + formula for formula in formulas}
+    assert all(row["sent"] == "0" for row in rows)  # numbers stay numbers
