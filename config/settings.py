@@ -221,6 +221,9 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 # that by the next message's link. Expired or forged links answer 404.
 TRACKING_LINK_MAX_AGE = env.int("TRACKING_LINK_MAX_AGE_DAYS", default=180) * 24 * 3600
 UNSUBSCRIBE_LINK_MAX_AGE = env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365) * 24 * 3600
+# The most an API key may be given: events per second, and events at once.
+API_KEY_MAX_RATE = env.int("API_KEY_MAX_RATE", default=2_000)
+API_KEY_MAX_BURST = env.int("API_KEY_MAX_BURST", default=10_000)
 
 LOGGING = {
     "version": 1,
