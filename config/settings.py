@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here, pinned: no CDN on the admin's origin
     "django_q",
     "content",
     "triggers",
@@ -204,6 +205,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Raise triggers from your website and read what journeys did.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Security when deployed (docs/operations.md: a production .env passing check --deploy) --

@@ -37,8 +37,9 @@ def test_the_analytics_api_names_the_parameter(journey, params, name):
     response = _client("read").get("/api/v1/journeys/abandoned-cart/analytics", params)
 
     assert response.status_code == 400
-    assert name in response.json()
-    assert "between the years 1900 and 2999" in str(response.json())
+    errors = response.json()["errors"]
+    assert name in [error["field"] for error in errors]
+    assert "between the years 1900 and 2999" in str(errors)
 
 
 @pytest.mark.parametrize(("params", "name"), EXTREME)
@@ -70,7 +71,8 @@ def test_the_participants_api_refuses_a_date_it_cannot_store_naming_the_paramete
     response = _client("read").get("/api/v1/participants/", {"entered_after": value})
 
     assert response.status_code == 400, response.content
-    assert "entered_after" in response.json()
+    assert response.json()["code"] == "invalid_parameters"
+    assert [error["field"] for error in response.json()["errors"]] == ["entered_after"]
 
 
 def test_the_participants_api_takes_a_date_within_the_bounds(db):

@@ -174,3 +174,16 @@ def test_stored_edge_values_never_break_the_admin_or_analytics_for_others(websit
         answer = admin_client.get(page)
         assert answer.status_code in (200, 401, 403), (page, answer.status_code)
         assert b"<script>alert(1)" not in answer.content
+
+
+@pytest.mark.parametrize("kind", ['{"a": 1}', '"purchase"', "7"])
+def test_a_segment_message_of_an_unknown_type_is_refused_alone(website, cart_trigger, kind):
+    bad = '{"type": ' + kind + ', "userId": "u1", "event": "abandoned_cart"}'
+    good = json.dumps({"type": "page", "userId": "u1"})
+
+    response = _raw(website, "/api/segment/v1/batch", '{"batch": [' + bad + ", " + good + "]}")
+
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "ignored"]
+    assert [(e["field"], e["code"]) for e in results[0]["errors"]] == [("type", "invalid_choice")]
+    assert nothing_stored()
