@@ -133,6 +133,13 @@ def main() -> int:
         try:
             manage(env, "migrate", "--noinput", "-v", "0")
             manage(env, "load_demo")
+            # A contact for the consent operation to find (schemathesis.toml names it).
+            manage(
+                env,
+                "shell",
+                "-c",
+                "from journeys.models import Contact; Contact.objects.create(external_id='fuzz-contact')",
+            )
             keys = {}
             for scope in SCOPES:
                 out = manage(env, "shell", "-c", _KEY_SCRIPT.format(scope=scope))
