@@ -29,7 +29,8 @@ PRODUCTION = {
 
 
 def _run(args: list[str], env_file: Path, **env: str) -> subprocess.CompletedProcess:
-    drop = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", *PRODUCTION}
+    # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests of this session, never in deployment.
+    drop = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", *PRODUCTION}
     environment = {k: v for k, v in os.environ.items() if k not in drop}
     environment.update(env, DJANGO_SETTINGS_MODULE="config.settings", ENV_FILE=str(env_file))
     return subprocess.run(
