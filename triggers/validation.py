@@ -182,6 +182,8 @@ def find_unstorable(payload: Any) -> FieldError | None:
                 return FieldError(path, "invalid_character", problem)
         elif isinstance(node, BadNumber):
             return FieldError(path, "invalid_number", f"{node.text} is not a finite number JSON can store.")
+        elif isinstance(node, float) and not math.isfinite(node):
+            return FieldError(path, "invalid_number", f"{node} is not a finite number JSON can store.")
         elif isinstance(node, dict):
             children = [(child, f"{path}.{key}" if path else str(key)) for key, child in node.items()]
             for key, (_, child_path) in zip(node, children, strict=True):
@@ -192,6 +194,14 @@ def find_unstorable(payload: Any) -> FieldError | None:
         elif isinstance(node, list):
             stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in reversed(list(enumerate(node))))
     return None
+
+
+def _encode(payload: Any) -> bytes | None:
+    """The event as compact UTF-8 JSON (how its size is measured), None if it cannot be."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
+        return None
 
 
 def _text_problem(text: str) -> str:
@@ -235,11 +245,16 @@ def validate_event(
     if not isinstance(payload, dict):
         errors.add("", "not_an_object", "An event must be a JSON object.")
         return errors.items
-    unstorable = find_unstorable(payload)
-    if unstorable is not None:
-        errors.items.append(unstorable)
-        return errors.items
-    if len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
+    encoded = _encode(payload)
+    # The walk only when the encoding hints at a problem (it could not be made, it escapes a
+    # NUL, or it has enough brackets to nest too deep): most events cost one json.dumps.
+    if encoded is None or b"\\u0000" in encoded or encoded.count(b"[") + encoded.count(b"{") > MAX_JSON_DEPTH:
+        unstorable = find_unstorable(payload)
+        if unstorable is not None:
+            errors.items.append(unstorable)
+            return errors.items
+        encoded = encoded or json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) > MAX_EVENT_BYTES:
         errors.add("", "too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KB of JSON.")
         return errors.items
     for name in payload:
