@@ -33,6 +33,8 @@ demo: migrate
 
 # The web server and the supervised workers run side by side; Ctrl-C (or either one dying)
 # stops both (run_workers stops its cluster within Q_TIMEOUT + 5 s).
+# Development: DEBUG on (settings default it off); DEBUG=0 make run tries production mode.
+run: export DEBUG ?= 1
 run: demo
 	@echo "Admin: http://$(HOST):$(PORT)/admin/  (workers: manage.py run_workers)"
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \

@@ -1,6 +1,7 @@
 """Import and export journey bundles (the JSON format of journeys.definition) to and from
 the database. An import writes everything or, when anything is wrong, nothing."""
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -47,6 +48,43 @@ def catalogue_from_database() -> Catalogue:
     )
 
 
+# A bundle nests a level of JSON per object and list: a branch inside a branch adds four.
+# Deeper than this is refused before anything walks it recursively (the format's parser,
+# the designer), so a hostile file is an error message, not a RecursionError.
+MAX_BUNDLE_DEPTH = 200
+
+
+class NotJson(BundleError):
+    """The bundle's text is not JSON at all."""
+
+
+def load_bundle_text(text: str) -> object:
+    """The bundle in `text` as JSON data; NotJson if it is not JSON, BundleError if it
+    nests deeper than MAX_BUNDLE_DEPTH."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotJson([f"The bundle is not JSON: {error.msg} (line {error.lineno})."]) from error
+    except ValueError as error:  # an integer of over 4,300 digits
+        raise NotJson([f"The bundle is not JSON: {error}."]) from error
+    except RecursionError as error:
+        raise BundleError([f"The bundle nests deeper than {MAX_BUNDLE_DEPTH} levels."]) from error
+    _check_depth(data)
+    return data
+
+
+def _check_depth(data: object) -> None:
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_BUNDLE_DEPTH:
+            raise BundleError([f"The bundle nests deeper than {MAX_BUNDLE_DEPTH} levels."])
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+
+
 def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportReport:
     """Create or update, by key, the bundle's triggers, content and journeys.
 
@@ -54,6 +92,7 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
     import identical to the current version changes nothing. With `publish_journeys`, each
     journey's draft is published. Raises BundleError, having written nothing, on any problem.
     """
+    _check_depth(data)
     bundle = parse_bundle(data, catalogue_from_database())
     _check_against_database(bundle)
     report = ImportReport()

@@ -25,7 +25,14 @@ from django.utils.text import slugify
 from content.models import Content
 from triggers.models import Trigger
 
-from ..bundles import catalogue_from_database, export_bundle, import_bundle, version_to_spec, write_version
+from ..bundles import (
+    catalogue_from_database,
+    export_bundle,
+    import_bundle,
+    load_bundle_text,
+    version_to_spec,
+    write_version,
+)
 from ..definition import BundleError, JourneySpec
 from ..durations import format_duration
 from ..models import Journey, JourneyStatus, JourneyVersion, Participant, Segment, SegmentEntry, VersionState
@@ -716,17 +723,12 @@ class JourneyDesigner:
             upload = form.cleaned_data.get("file")
             raw = upload.read().decode("utf-8", "replace") if upload else form.cleaned_data["text"]
             try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as error:
-                form.add_error(None, f"The bundle is not JSON: {error.msg} (line {error.lineno}).")
+                report = import_bundle(load_bundle_text(raw))
+            except BundleError as error:
+                problems = error.errors
             else:
-                try:
-                    report = import_bundle(data)
-                except BundleError as error:
-                    problems = error.errors
-                else:
-                    messages.success(request, "Imported: " + "; ".join(report.lines or ["nothing to change"]) + ".")
-                    return redirect(reverse("admin:journeys_journey_changelist"))
+                messages.success(request, "Imported: " + "; ".join(report.lines or ["nothing to change"]) + ".")
+                return redirect(reverse("admin:journeys_journey_changelist"))
         context = self._context(request, None, "Import journeys", form=form, problems=problems)
         return TemplateResponse(request, T + "import.html", context)
 

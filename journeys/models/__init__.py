@@ -1,4 +1,4 @@
-from .contacts import Consent, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
+from .contacts import Consent, ConsentChange, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
 from .deliveries import (
     BlockReason,
     Delivery,
@@ -28,6 +28,7 @@ __all__ = [
     "ONCE_EVER",
     "BlockReason",
     "Consent",
+    "ConsentChange",
     "ConsentStatus",
     "Contact",
     "Delivery",

@@ -54,6 +54,24 @@ class Consent(models.Model):
         return f"{self.contact} {self.channel}: {self.status}"
 
 
+class ConsentChange(models.Model):
+    """Every consent change, appended by journeys.consent.set_consent and never edited: the
+    history the admin shows beside a contact's current consent."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=15, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=100)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["contact", "at"], name="consent_change_contact_at")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} {self.channel}: {self.status} ({self.source})"
+
+
 class SegmentKind(models.TextChoices):
     CONDITIONS = "conditions", "By conditions"
     STATIC = "static", "A fixed list of contacts"

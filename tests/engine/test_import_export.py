@@ -114,3 +114,28 @@ def test_a_bundle_cannot_change_a_builtin_trigger(db, seed_bundle):
         import_bundle(seed_bundle)
 
     assert caught.value.errors == ["triggers[2].key: 'email_opened' is a built-in trigger and cannot be changed"]
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_a_bundle_nested_thousands_deep_is_an_error_not_a_crash(db, tmp_path, capsys, depth):
+    path = tmp_path / "deep.json"
+    path.write_text('{"journeys": ' + "[" * depth + "]" * depth + "}")
+
+    with pytest.raises(CommandError, match="1 error"):
+        call_command("import_journeys", str(path))
+
+    assert "nests deeper than 200 levels" in capsys.readouterr().err
+    assert not Journey.objects.exists()
+
+
+def test_the_import_page_refuses_a_bundle_nested_thousands_deep(client, marketer):
+    from django.urls import reverse
+
+    client.force_login(marketer)
+    deep = '{"journeys": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    response = client.post(reverse("admin:journeys_journey_import"), {"text": deep})
+
+    assert response.status_code == 200
+    assert "nests deeper than 200 levels" in response.content.decode()
+    assert not Journey.objects.exists()

@@ -20,6 +20,9 @@ READ_ONLY = {
     ("journeys", "delivery"),
     ("journeys", "interaction"),
     ("content", "content"),
+    # Changed through the designer only (Edit -> draft -> Publish).
+    ("journeys", "journeyversion"),
+    ("journeys", "step"),
 }
 ONE_ROW = {("content", "brand")}  # edited, never added: the migration creates it
 
