@@ -147,33 +147,36 @@ class ContactView(IngestView):
         return Response(StoredContactSerializer(contact).data)
 
 
+BATCH_RESULT = inline_serializer(
+    "ContactBatchResult",
+    {
+        "saved": serializers.IntegerField(),
+        "rejected": serializers.IntegerField(),
+        "results": inline_serializer(
+            "ContactBatchItem",
+            {
+                "index": serializers.IntegerField(),
+                "id": serializers.CharField(),
+                "status": serializers.ChoiceField(["created", "updated", "unchanged", "rejected"]),
+                "errors": FieldErrorSerializer(many=True, required=False),
+            },
+            many=True,
+        ),
+    },
+)
+
+
 class ContactBatchView(IngestView):
     @extend_schema(
         operation_id="put_contacts_batch",
         summary="Create or update up to 500 contacts",
         request=inline_serializer("ContactBatch", {"contacts": BatchContactSerializer(many=True)}),
         responses={
-            200: OpenApiResponse(description="Every contact saved."),
-            207: OpenApiResponse(description="Some saved, some rejected: see results."),
+            200: OpenApiResponse(BATCH_RESULT, "Every contact saved."),
+            207: OpenApiResponse(BATCH_RESULT, "Some saved, some rejected: see results."),
             400: OpenApiResponse(
-                inline_serializer(
-                    "ContactBatchResult",
-                    {
-                        "saved": serializers.IntegerField(),
-                        "rejected": serializers.IntegerField(),
-                        "results": inline_serializer(
-                            "ContactBatchItem",
-                            {
-                                "index": serializers.IntegerField(),
-                                "id": serializers.CharField(),
-                                "status": serializers.ChoiceField(["created", "updated", "unchanged", "rejected"]),
-                                "errors": FieldErrorSerializer(many=True, required=False),
-                            },
-                            many=True,
-                        ),
-                    },
-                ),
-                "None saved.",
+                ErrorSerializer,
+                "Malformed body, or every contact rejected: then also `saved`, `rejected` and `results`.",
             ),
             **{k: v for k, v in ERRORS.items() if k != 400},
         },
@@ -188,7 +191,12 @@ class ContactBatchView(IngestView):
         rejected = sum(r["status"] == "rejected" for r in results)
         saved = len(results) - rejected
         status = 200 if not rejected else 207 if saved else 400
-        return Response({"saved": saved, "rejected": rejected, "results": results}, status=status)
+        body: dict[str, Any] = {"saved": saved, "rejected": rejected, "results": results}
+        if status == 400:
+            # The error shape every 400 of the API has, with the per-contact results beside it.
+            message = f"None of the {rejected} contacts was saved: see errors in results."
+            body = {"code": "contacts_rejected", "message": message, **body}
+        return Response(body, status=status)
 
     def _one(self, index: int, item: Any) -> dict[str, Any]:
         external_id = item.get("id") if isinstance(item, dict) else None
