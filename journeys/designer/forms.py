@@ -33,6 +33,8 @@ BRANCH_CONDITIONS = 3  # per path; all must hold
 # The channel whose messages an interaction trigger is about (email_opened -> email).
 INTERACTION_CHANNELS = {trigger: channel for (_, channel), trigger in INTERACTION_TRIGGERS.items()}
 SPLIT_PATHS = 4
+# What a wait-for waits for.
+WAIT_ON_TRIGGER, WAIT_ON_SEGMENT = "trigger", "segment"
 
 
 def ready_triggers(*keep: str | None) -> Any:
@@ -484,9 +486,16 @@ class StepForm(DurationMixin, forms.Form):
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
-        if self.conditions is not None:
+        if self.conditions is not None and not self.waits_for_segment:
             valid = self.conditions.is_valid() and valid
         return valid
+
+    @property
+    def waits_for_segment(self) -> bool:
+        """A wait-for chosen (as posted) to wait for joining a segment, not for a trigger."""
+        if self.kind != "wait_for" or not self.is_bound:
+            return False
+        return self.data.get(self.add_prefix("wait_on")) == WAIT_ON_SEGMENT
 
     @property
     def chosen_trigger(self) -> Trigger | None:
@@ -539,12 +548,29 @@ class StepForm(DurationMixin, forms.Form):
         queryset = ready_triggers(step.trigger if step else None)
         self.triggers = {t.key: t for t in queryset}
         self.trigger_schemas = trigger_schemas(queryset)
+        self.fields["wait_on"] = forms.ChoiceField(
+            choices=[(WAIT_ON_TRIGGER, "A trigger (an event)"), (WAIT_ON_SEGMENT, "Joining a segment")],
+            widget=forms.RadioSelect,
+            initial=WAIT_ON_SEGMENT if step and step.segment else WAIT_ON_TRIGGER,
+            label="Wait for",
+            required=False,  # a trigger unless a segment is chosen
+        )
         self.fields["trigger"] = TriggerChoiceField(
             queryset=queryset,
             to_field_name="key",
             label="Wait for the trigger",
             empty_label="Choose a trigger",
             initial=step.trigger if step else None,
+            required=False,
+        )
+        self.fields["segment"] = SegmentChoiceField(
+            queryset=segments_with_counts(),
+            to_field_name="key",
+            label="Wait to join the segment",
+            empty_label="Choose a segment",
+            initial=step.segment if step else None,
+            required=False,
+            help_text="Yes when the contact joins the segment while waiting, No when the time limit passes first.",
         )
         self.fields["of_step"] = forms.ChoiceField(
             choices=[("", "Any (not about an earlier message)"), *[(i, label) for i, label, _ in earlier]],
@@ -653,12 +679,25 @@ class StepForm(DurationMixin, forms.Form):
             if data["duration"] is None and "amount" not in self.errors:
                 self.add_error("amount", "Enter how long, e.g. 1 day.")
         if self.kind == "wait_for":
-            self._clean_of_step(data)
+            self._clean_wait_for(data)
         if self.kind == "branch":
             data["paths"] = self._clean_branch(data)
         if self.kind == "split":
             data["paths"] = self._clean_split(data)
         return data
+
+    def _clean_wait_for(self, data: dict) -> None:
+        """A trigger (with its message and conditions) or a segment, whichever is chosen."""
+        if data.get("wait_on") == WAIT_ON_SEGMENT:
+            data["trigger"], data["of_step"] = None, ""
+            if data.get("segment") is None and "segment" not in self.errors:
+                self.add_error("segment", "Choose the segment to wait for the contact to join.")
+            return
+        data["segment"] = None
+        if data.get("trigger") is None and "trigger" not in self.errors:
+            self.add_error("trigger", "Choose the trigger to wait for.")
+            return
+        self._clean_of_step(data)
 
     def _clean_of_step(self, data: dict) -> None:
         trigger, of_step = data.get("trigger"), data.get("of_step")
@@ -731,6 +770,9 @@ class StepForm(DurationMixin, forms.Form):
         elif self.kind == "wait":
             spec.duration = data["duration"]
             spec.until = data.get("until") if data.get("mode") == "until" else None
+        elif self.kind == "wait_for" and data.get("segment") is not None:
+            spec.segment = data["segment"].key
+            spec.duration = data["duration"]
         elif self.kind == "wait_for":
             spec.trigger = data["trigger"].key
             spec.of_step = data.get("of_step") or None
@@ -744,6 +786,8 @@ class StepForm(DurationMixin, forms.Form):
         data = self.cleaned_data
         if self.kind in ("email", "text", "push"):
             return data["content"].name
+        if self.kind == "wait_for" and data.get("segment") is not None:
+            return f"wait to join {data['segment'].name}"
         if self.kind == "wait_for":
             return f"wait for {data['trigger'].name}"
         if self.kind == "wait":

@@ -89,7 +89,7 @@ KIND_HELP = {
     "text": "Send a text message.",
     "push": "Send a push notification.",
     "wait": "Wait a set amount of time.",
-    "wait_for": "Wait for a trigger (such as Email opened) with a time limit: Yes and No paths.",
+    "wait_for": "Wait for a trigger (such as Email opened) or for joining a segment, with a time limit: Yes and No paths.",
     "branch": "If/then on attributes of the trigger or the contact.",
     "split": "Send people down paths at random, by share.",
 }
