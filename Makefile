@@ -31,11 +31,14 @@ demo: migrate
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py ensure_admin
 
-# The web server and a qcluster run side by side; Ctrl-C (or either one dying) stops both.
+# The web server and the supervised workers run side by side; Ctrl-C (or either one dying)
+# stops both (run_workers stops its cluster within Q_TIMEOUT + 5 s).
+# Development: DEBUG on (settings default it off); DEBUG=0 make run tries production mode.
+run: export DEBUG ?= 1
 run: demo
-	@echo "Admin: http://$(HOST):$(PORT)/admin/  (workers: manage.py qcluster)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py qcluster & \
+	@echo "Admin: http://$(HOST):$(PORT)/admin/  (workers: manage.py run_workers)"
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py run_workers & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
 	wait -n
 

@@ -161,3 +161,15 @@ def message_rows(report: JourneyReport) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# `=HYPERLINK(...)` in a content or branch name would run on the analyst's machine.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would read as a formula, quoted with a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

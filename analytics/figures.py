@@ -116,6 +116,7 @@ class MessageFigures:
     failed: int = 0
     queued: int = 0
     held: int = 0
+    unknown: int = 0
     blocked: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -393,6 +394,8 @@ def add_delivery_row(messages: MessageFigures, row: dict) -> None:
         messages.queued += n
     elif status == DeliveryStatus.HELD:
         messages.held += n
+    elif status == DeliveryStatus.UNKNOWN:
+        messages.unknown += n
 
 
 def bucket_starts(since: datetime, until: datetime, bucket: str) -> list[datetime]:
@@ -452,3 +455,31 @@ def dashboard_rows(since: datetime, until: datetime, sources: Sources | None = N
         line.entered, line.active, line.goal_met = totals.entered, totals.active, totals.goal_met
         line.sent, line.opened, line.clicked = totals.sent, totals.opened, totals.clicked
     return [rows[j.pk] for j in journeys]
+
+
+@dataclass
+class TypeRow:
+    """The dashboard's totals for one journey type (trigger- or segment-based)."""
+
+    type: str
+    label: str
+    journeys: int = 0
+    entered: int = 0
+    active: int = 0
+    goal_met: int = 0
+    sent: int = 0
+
+
+def by_journey_type(rows: list[JourneyRow]) -> list[TypeRow]:
+    """Sum the dashboard's rows per journey type (no further query)."""
+    from journeys.models import JourneyType
+
+    totals = {value: TypeRow(value, label) for value, label in JourneyType.choices}
+    for row in rows:
+        line = totals[row.journey.type]
+        line.journeys += 1
+        line.entered += row.entered
+        line.active += row.active
+        line.goal_met += row.goal_met
+        line.sent += row.sent
+    return list(totals.values())

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from journeys.models import Journey, JourneyVersion, Participant
+from triggers.validation import EARLIEST_YEAR, LATEST_YEAR
 
 from .figures import Cohort
 
@@ -32,6 +33,11 @@ class PeriodForm(forms.Form):
         data = super().clean() or {}
         if data.get("period") != "custom":
             return data
+        for name in ("since", "until"):
+            day = data.get(name)
+            if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+                # Beyond these a day's bounds overflow Python's dates (9999-12-31 + 1 day).
+                self.add_error(name, f"Give a day between the years {EARLIEST_YEAR} and {LATEST_YEAR}.")
         since, until = data.get("since"), data.get("until")
         if since is None and "since" not in self.errors:
             self.add_error("since", "Give the first day of a custom period (YYYY-MM-DD).")

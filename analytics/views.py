@@ -18,8 +18,8 @@ from django.utils import timezone
 from journeys.models import Journey
 
 from . import charts
-from .exports import BLOCK_REASONS, message_rows, step_rows
-from .figures import Cohort, JourneyReport, dashboard_rows, journey_report
+from .exports import BLOCK_REASONS, csv_cell, message_rows, step_rows
+from .figures import Cohort, JourneyReport, by_journey_type, dashboard_rows, journey_report
 from .filters import AnalyticsFilter
 from .sources import sources_for
 
@@ -61,6 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title="Analytics",
         filters=filters,
         rows=rows,
+        by_type=by_journey_type(rows),
         since=since,
         until=until,
         sources=sources,
@@ -126,7 +127,7 @@ def _csv(rows: list[list], filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
     return response
 
 

@@ -1,31 +1,39 @@
 """Settings, read from the environment (see the table in README.md).
 
-With no configuration at all this is a development set-up: SQLite in the project folder,
-the django-q2 ORM broker, console email. Production sets DATABASE_URL, REDIS_URL,
-SECRET_KEY and ALLOWED_HOSTS; with DEBUG off an insecure SECRET_KEY refuses to start.
+With no configuration at all this runs on one machine: SQLite in the project folder, the
+django-q2 ORM broker, console email, DEBUG off (`make run` turns it on) and a random
+SECRET_KEY generated on first start and kept in .env. Production sets DATABASE_URL,
+REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and the security block at the end (docs/operations.md);
+with DEBUG off a short or published SECRET_KEY refuses to start.
 """
 
+import sys
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.secret_key import kept_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env")
+# The .env file: settings for this install, and where a generated SECRET_KEY is kept.
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.exists():
+    environ.Env.read_env(ENV_FILE)
 
-INSECURE_SECRET_KEY = "insecure-development-key-change-me"
+# Published keys (an old default) are refused: anyone could sign links with them.
+INSECURE_SECRET_KEYS = {"insecure-development-key-change-me"}
 
-# Development by default (no configuration needed); a deployment sets DEBUG=0, and then
-# an insecure SECRET_KEY stops the project from starting.
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
-if not DEBUG and (SECRET_KEY == INSECURE_SECRET_KEY or len(SECRET_KEY) < 32):
+# Off unless asked for: `make run` sets DEBUG=1 for development.
+DEBUG = env.bool("DEBUG", default=False)
+# From the environment; otherwise generated once for this install and kept in ENV_FILE.
+SECRET_KEY = env.str("SECRET_KEY", default="") or kept_secret_key(ENV_FILE)
+if SECRET_KEY in INSECURE_SECRET_KEYS or (not DEBUG and len(SECRET_KEY) < 32):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set to a random value of at least 32 characters when DEBUG is off "
-        "(or set DEBUG=1 for development)."
+        "(or left unset: a random one is then generated and kept in .env)."
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -44,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here, pinned: no CDN on the admin's origin
     "django_q",
     "content",
     "triggers",
@@ -99,6 +108,11 @@ else:
     # The ORM broker opens a connection per poll when connections are not kept (ENGINE-NOTES):
     # persistent connections with health checks are an 8-10x difference in task throughput.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+    if sys.argv[1:2] == ["runserver"]:
+        # The development server runs each request in a thread of its own, and a kept
+        # connection per thread filled PostgreSQL's max_connections under a few clients:
+        # there, each request closes its connection (Django's default).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
     # No SELECT 1 before each request's first query (a round trip per API event): a
     # connection the database closed fails that one request instead; the ingest API answers
     # it with 503 and Retry-After (its retries are idempotent), workers' tasks are retried,
@@ -197,12 +211,42 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Raise triggers from your website and read what journeys did.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
-# --- Security when deployed ---------------------------------------------------------------
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=SITE_URL.startswith("https://"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- Security when deployed (docs/operations.md: a production .env passing check --deploy) --
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=SITE_URL.startswith("https://"))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    # Only behind a proxy that sets the header itself: a client could claim HTTPS otherwise.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How long a link in a message stays valid. Opens and clicks are counted for this long;
+# unsubscribing is by the link for a year (CAN-SPAM asks for 30 days at least), and after
+# that by the next message's link. Expired or forged links answer 404.
+TRACKING_LINK_MAX_AGE = env.int("TRACKING_LINK_MAX_AGE_DAYS", default=180) * 24 * 3600
+UNSUBSCRIBE_LINK_MAX_AGE = env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=365) * 24 * 3600
+# The most an API key may be given: events per second, and events at once.
+API_KEY_MAX_RATE = env.int("API_KEY_MAX_RATE", default=2_000)
+API_KEY_MAX_BURST = env.int("API_KEY_MAX_BURST", default=10_000)
+
+# --- Health, metrics, workers (docs/operations.md) ------------------------------------------
+# /health/* and /metrics are answered by the first middleware, before ALLOWED_HOSTS and login.
+MIDDLEWARE.insert(0, "journeys.health_views.HealthMiddleware")
+# /metrics: a bearer token, or scrapers' addresses; with neither it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# A send whose outcome a crash left unknown: "at-most-once" records it as `unknown` and never
+# sends it again; "at-least-once" sends it again after its lease (a duplicate over a gap).
+DELIVERY_GUARANTEE = env.str("DELIVERY_GUARANTEE", default="at-most-once")
+# How long a claimed send may take before its outcome counts as unknown: longer than any
+# provider call (PROVIDER_TIMEOUT, the SMTP timeout).
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

@@ -15,3 +15,6 @@ urlpatterns = [
     path("analytics/", include("analytics.urls")),
     path("", include("analytics.api_urls")),
 ]
+
+# JSON 404s under /api/ (triggers.api.errors.not_found); the admin's page elsewhere.
+handler404 = "triggers.api.errors.not_found"

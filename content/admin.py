@@ -1,8 +1,12 @@
+import json
+from dataclasses import replace
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -10,11 +14,18 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from .checks import check_content
+from .design_forms import EmailForm
+from .designing import apply_design, rerender_designs
+from .designs import BLOCKS, InvalidDesign, clean_design
 from .errors import RenderError, SendError
+from .images import image_url, store_image
 from .lifecycle import ContentInUse, ContentNotReady, mark_ready, reopen_for_editing
-from .models import Content, Email, PushNotification, TextMessage
-from .previews import preview, send_test
-from .rendering import TemplateSyntaxError
+from .mail import add_preheader
+from .models import Brand, Content, Email, PushNotification, TextMessage
+from .personalisation import personalisation_fields
+from .previews import as_dark, preview, send_test
+from .rendering import TemplateSyntaxError, render
+from .samples import SAMPLE_CONTEXT
 from .segments import count_segments
 
 COMMON_FIELDS = ("name", "key", "status", "purpose", "description")
@@ -214,6 +225,10 @@ class ChannelContentAdmin(admin.ModelAdmin):
             rendered = preview(obj)
         except (TemplateSyntaxError, RenderError) as error:
             render_error = str(error)
+        width = 375 if request.GET.get("width") == "375" else 600
+        dark = request.GET.get("scheme") == "dark"
+        if rendered is not None and dark:
+            rendered = replace(rendered, html=as_dark(rendered.html))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -227,20 +242,117 @@ class ChannelContentAdmin(admin.ModelAdmin):
             "test_address": test_address,
             "test_error": test_error,
             "change_url": self._change_url(obj),
+            "width": width,
+            "dark": dark,
         }
         return TemplateResponse(request, "content/admin/preview.html", context, status=400 if test_error else 200)
 
 
 @admin.register(Email)
 class EmailAdmin(ChannelContentAdmin):
-    list_display = ("name", "key", "subject", "status", "purpose", "updated_at")
+    form = EmailForm
+    list_display = ("name", "key", "subject", "editor", "status", "purpose", "updated_at")
     search_fields = ("name", "key", "subject")
-    fieldsets = (
-        (None, {"fields": COMMON_FIELDS}),
-        ("Message", {"fields": ("subject", "preheader", "from_name", "from_email", "reply_to")}),
-        ("Body", {"fields": ("html_body", "text_body")}),
-        ("History", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
-    )
+    change_form_template = "content/admin/email_change_form.html"
+
+    @admin.display(description="editor")
+    def editor(self, obj: Email) -> str:
+        return "Designer" if obj.is_designed else "Raw HTML"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Email | None = None):
+        common = (None, {"fields": COMMON_FIELDS})
+        message = ("Message", {"fields": ("subject", "preheader", "from_name", "from_email", "reply_to")})
+        history = ("History", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)})
+        if obj is None:
+            body = (
+                "Body",
+                {
+                    "fields": ("start_from", "html_body", "text_body"),
+                    "description": "Start from a design (edited with the designer once saved), or choose "
+                    "Raw HTML and write both bodies by hand.",
+                },
+            )
+            return (common, message, body)
+        if obj.is_designed:
+            fields = ["design", "custom_text", "text_body"]
+            if not obj.is_ready:
+                fields[1:1] = ["add_block"]
+                fields.append("switch_to_raw_html")
+            return (common, message, ("Design", {"fields": fields, "classes": ("email-design",)}), history)
+        return (common, message, ("Body", {"fields": ("html_body", "text_body")}), history)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_designed and not obj.is_ready:
+            context["designer"] = {
+                "previewUrl": reverse("admin:content_email_design_preview", args=[obj.pk]),
+                "imageUploadUrl": reverse("admin:content_email_design_image", args=[obj.pk]),
+                "blocks": {kind.type: {"label": kind.label, "default": kind.default()} for kind in BLOCKS.values()},
+                "fields": personalisation_fields(obj),
+            }
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/design-preview/",
+                wrap(self.design_preview_view),
+                name="content_email_design_preview",
+            ),
+            path(
+                "<path:object_id>/design-image/",
+                wrap(self.design_image_view),
+                name="content_email_design_image",
+            ),
+            *super().get_urls(),
+        ]
+
+    def design_image_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The designer's image upload: keeps the image and answers its public address."""
+        if request.method != "POST":
+            return JsonResponse({"error": "POST an image"}, status=405)
+        self._object(request, object_id, change=True)
+        upload = request.FILES.get("image")
+        if upload is None:
+            return JsonResponse({"error": "Choose an image to upload."}, status=400)
+        try:
+            image = store_image(upload)
+        except ValidationError as error:
+            return JsonResponse({"error": " ".join(error.messages)}, status=400)
+        return JsonResponse({"url": image_url(image)})
+
+    def design_preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The editor's live preview: the unsaved design rendered with sample data, and its checks."""
+        if request.method != "POST":
+            return JsonResponse({"error": "POST the design"}, status=405)
+        email = self._object(request, object_id, change=False)
+        try:
+            payload = json.loads(request.body)
+            email.design = clean_design(payload.get("design"))
+        except (ValueError, AttributeError) as error:
+            errors = [str(e) for e in error.errors] if isinstance(error, InvalidDesign) else ["Not a design."]
+            return JsonResponse({"errors": errors}, status=400)
+        for field in ("subject", "preheader"):
+            if isinstance(payload.get(field), str):
+                setattr(email, field, payload[field])
+        apply_design(email)
+        try:
+            shown = preview(email)
+        except (TemplateSyntaxError, RenderError) as error:
+            return JsonResponse({"errors": [f"The message could not be rendered: {error}"]}, status=400)
+        html = add_preheader(shown.html, " ".join(render(email.preheader, SAMPLE_CONTEXT, html=False).split()))
+        return JsonResponse(
+            {
+                "subject": shown.subject,
+                "html": html,
+                "dark_html": as_dark(html),
+                "text": shown.text,
+                "text_body": email.text_body,  # the generated plain-text part, before personalisation
+                "problems": [
+                    {"field": p.field, "message": p.message, "severity": p.severity} for p in check_content(email)
+                ],
+            }
+        )
 
 
 @admin.register(TextMessage)
@@ -276,3 +388,22 @@ class ContentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    """One row: logo, colours, font and width applied to every designed email."""
+
+    list_display = ("name", "primary_color", "font", "width")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not Brand.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Brand | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Brand, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        count = rerender_designs()
+        self.message_user(request, f"The brand is applied to {count} designed email(s).", messages.INFO)

@@ -11,12 +11,15 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from .designs import InvalidDesign, clean_design, design_problems
 from .errors import RenderError
 from .models import Content, Email, Purpose, PushNotification, TextMessage
 from .rendering import TemplateSyntaxError, compile_template, render
 from .samples import SAMPLE_CONTEXT
 from .segments import count_segments
 
+SUBJECT_MAX_CHARACTERS = 60  # longer subjects are cut off on phones
+PREHEADER_MAX_CHARACTERS = 100  # inbox previews show less than this after the subject
 TEXT_MAX_CHARACTERS = 1600  # what SMS providers accept at most (Twilio: 1,600)
 UNSUBSCRIBE_VARIABLE = re.compile(r"{{\s*unsubscribe_url\s*(\|[^}]*)?}}")
 _http_url = URLValidator(schemes=["http", "https"])
@@ -76,12 +79,21 @@ def _check_email(email: Email) -> list[Problem]:
         problems.append(_email_address_problem("from_email", email.from_email, "from address"))
     if email.reply_to.strip():
         problems.append(_email_address_problem("reply_to", email.reply_to, "reply-to address"))
-    problems.append(_required("html_body", email.html_body, "An HTML body"))
+    if email.is_designed:
+        problems.extend(_design_problems(email))
+    else:
+        problems.append(_required("html_body", email.html_body, "An HTML body"))
     problems.append(_required("text_body", email.text_body, "A plain-text body"))
     for field, html in (("subject", False), ("preheader", False), ("html_body", True), ("text_body", False)):
         problems.append(_template_problem(field, getattr(email, field), html=html))
+    problems.extend(_length_warnings(email))
+    # A design's footer and generated text always carry the unsubscribe link; raw HTML and a
+    # plain-text part written by hand must say it themselves.
     if email.purpose == Purpose.COMMERCIAL:
-        for field, label in (("html_body", "HTML body"), ("text_body", "plain-text body")):
+        bodies = [("html_body", "HTML body"), ("text_body", "plain-text body")]
+        if email.is_designed:
+            bodies = bodies[1:] if email.custom_text else []
+        for field, label in bodies:
             if getattr(email, field).strip() and not UNSUBSCRIBE_VARIABLE.search(getattr(email, field)):
                 problems.append(
                     Problem(
@@ -90,6 +102,36 @@ def _check_email(email: Email) -> list[Problem]:
                     )
                 )
     return [p for p in problems if p]
+
+
+def _design_problems(email: Email) -> list[Problem]:
+    try:
+        design = clean_design(email.design)
+    except InvalidDesign as invalid:
+        return [Problem("design", f"{error.path}: {error.message}") for error in invalid.errors]
+    return [Problem("design", f"{p.path}: {p.message}", p.severity) for p in design_problems(design)]
+
+
+def _length_warnings(email: Email) -> list[Problem]:
+    found = []
+    for field, label, limit in (
+        ("subject", "The subject", SUBJECT_MAX_CHARACTERS),
+        ("preheader", "The preheader", PREHEADER_MAX_CHARACTERS),
+    ):
+        source = getattr(email, field)
+        try:
+            shown = " ".join(render(source, SAMPLE_CONTEXT, html=False).split())
+        except (TemplateSyntaxError, RenderError):
+            continue  # reported as a template problem already
+        if len(shown) > limit:
+            found.append(
+                Problem(
+                    field,
+                    f"{label} has {len(shown)} characters with sample data; inboxes show about {limit}.",
+                    "warning",
+                )
+            )
+    return found
 
 
 def _email_address_problem(field: str, value: str, label: str) -> Problem | None:

@@ -1,5 +1,6 @@
 """Preview and test send: a message rendered with sample contact and trigger data."""
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,6 +40,14 @@ def preview(content: Content, context: dict[str, Any] | None = None) -> Preview:
         text=render(specific.body, context, html=False),
         link_url=render(specific.link_url, context, html=False),
     )
+
+
+DARK_MEDIA = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+def as_dark(html: str) -> str:
+    """The email as a mail client in dark mode shows it: its dark-mode rules always on."""
+    return DARK_MEDIA.sub("@media all", html)
 
 
 def validate_test_address(content: Content, address: str) -> str:

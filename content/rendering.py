@@ -17,6 +17,7 @@ from typing import Any
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
 from .errors import RenderError
+from .render_limits import check_output, limited
 
 __all__ = ["RenderError", "TemplateSyntaxError", "compile_template", "freeze", "render"]
 
@@ -97,9 +98,12 @@ def render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
         return ""
     template = compile_template(source, html=html)
     try:
-        rendered = template.render(Context(dict(FrozenMapping(context)), autoescape=html))
+        with limited():
+            rendered = template.render(Context(dict(FrozenMapping(context)), autoescape=html))
+    except RenderError:
+        raise  # a render limit (content.render_limits), already worded for the marketer
     except Exception as error:  # a filter's own error: report it, never crash the sender
         raise RenderError(f"{type(error).__name__}: {error}") from error
     # Django returns a SafeString; a message is text for its channel, not markup trusted by
     # our own pages (the admin preview escapes it), so hand back a plain str.
-    return str.__str__(rendered)
+    return check_output(str.__str__(rendered))

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "content"
+urlpatterns = [
+    path("i/<uuid:key>.<str:ext>", views.design_image, name="design-image"),
+]

@@ -3,10 +3,11 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .bundles import export_bundle
-from .consent import SOURCE_ADMIN, set_consent
+from .consent import OPERATOR_REFUSAL, SOURCE_ADMIN, may_operator_set, set_consent
 from .designer.views import JourneyDesigner
 from .models import (
     Consent,
+    ConsentChange,
     Contact,
     Delivery,
     Interaction,
@@ -14,10 +15,10 @@ from .models import (
     JourneyVersion,
     Participant,
     ParticipantHistory,
-    Segment,
     SendingPolicy,
     Step,
 )
+from .segment_admin import ContactImport, SegmentAdmin  # noqa: F401  (registers segments)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,7 +36,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ConsentInlineForm(forms.ModelForm):
+class OperatorConsentForm(forms.ModelForm):
+    """A person in the admin records opt-outs and first consents; an opt-out is undone only
+    by the contact (journeys.consent.may_operator_set), so that change is a form error."""
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        stored = Consent.objects.filter(pk=self.instance.pk).values_list("status", flat=True).first()
+        if self.instance.pk and not may_operator_set(stored, status):
+            raise forms.ValidationError(OPERATOR_REFUSAL)
+        return status
+
+
+class ConsentInlineForm(OperatorConsentForm):
     class Meta:
         model = Consent
         fields = ("channel", "status")
@@ -59,12 +72,33 @@ class ConsentInline(admin.TabularInline):
     can_delete = False
 
 
+class ConsentHistoryInline(admin.TabularInline):
+    """Every consent change of the contact, newest first: who opted out, and how they came back."""
+
+    model = ConsentChange
+    extra = 0
+    fields = ("at", "channel", "status", "source")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "Consent history"
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever sees the contact sees its history (no role needs a permission of its own).
+        return request.user.has_perm("journeys.view_contact")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ContactImport, admin.ModelAdmin):  # type: ignore[misc]
     list_display = ("external_id", "email", "phone", "first_name", "last_name", "time_zone", "updated_at")
     search_fields = ("=external_id", "email", "phone", "last_name")
     readonly_fields = ("created_at", "updated_at")
-    inlines = [ConsentInline]
+    inlines = [ConsentInline, ConsentHistoryInline]
     show_full_result_count = False
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
@@ -90,13 +124,6 @@ def _record_consent(contact: Contact, consent: Consent) -> None:
     """Write a consent chosen in the admin through the one writer, and show what it wrote."""
     saved = set_consent(contact, consent.channel, consent.status, source=SOURCE_ADMIN)
     consent.pk, consent.contact, consent.source, consent.changed_at = saved.pk, contact, saved.source, saved.changed_at
-
-
-@admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "updated_at")
-    search_fields = ("name", "key")
-    prepopulated_fields = {"key": ("name",)}
 
 
 @admin.register(Journey)
@@ -126,7 +153,22 @@ class JourneyAdmin(JourneyDesigner, admin.ModelAdmin):
         return response
 
 
-class StepInline(admin.TabularInline):
+class DesignerOwned:
+    """Versions and their steps (with their conditions and paths) are shown here, never
+    changed: the designer's Edit -> draft -> Publish is the one way a journey changes, so
+    every publish check applies. A POST to these change, add or delete pages is a 403."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StepInline(DesignerOwned, admin.TabularInline):
     model = Step
     extra = 0
     fk_name = "version"
@@ -135,7 +177,7 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(JourneyVersion)
-class JourneyVersionAdmin(admin.ModelAdmin):
+class JourneyVersionAdmin(DesignerOwned, admin.ModelAdmin):
     list_display = ("journey", "number", "state", "start_trigger", "repeat", "published_at")
     list_filter = ("state",)
     list_select_related = ("journey", "start_trigger")
@@ -209,6 +251,7 @@ class ConsentAdmin(admin.ModelAdmin):
     list_select_related = ("contact",)
     raw_id_fields = ("contact",)
     fields = ("contact", "channel", "status", "source", "changed_at")
+    form = OperatorConsentForm
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> tuple[str, ...]:
         # A row is one contact's consent on one channel: only its status changes.
@@ -225,7 +268,7 @@ class ConsentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(DesignerOwned, admin.ModelAdmin):
     list_display = ("key", "kind", "version", "parent", "path", "position", "content", "duration")
     list_filter = ("kind",)
     search_fields = ("key", "version__journey__key")

@@ -1,8 +1,11 @@
 """Import and export journey bundles (the JSON format of journeys.definition) to and from
 the database. An import writes everything or, when anything is wrong, nothing."""
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import time
+from typing import Any
 
 from django.db import transaction
 
@@ -15,15 +18,16 @@ from .definition import (
     Catalogue,
     ContentSpec,
     JourneySpec,
+    SegmentSpec,
     StepSpec,
     TriggerSpec,
     bundle_to_dict,
     journey_to_dict,
     parse_bundle,
 )
-from .models import Journey, JourneyVersion, Step, VersionState
+from .models import Journey, JourneyVersion, Segment, SegmentKind, Step, VersionState
 from .publishing import PublishError, new_version_number, publish
-from .spec import CONFLICT, INVALID, NOT_PUBLISHABLE, UNKNOWN, SpecError, SpecPath
+from .spec import CONFLICT, INVALID, NOT_JSON, NOT_PUBLISHABLE, TOO_DEEP, UNKNOWN, SpecError, SpecPath
 from .steps import References, kind_of
 
 CONTENT_MODELS = {"email": Email, "text": TextMessage, "push": PushNotification}
@@ -43,7 +47,51 @@ def catalogue_from_database() -> Catalogue:
     return Catalogue(
         trigger_schemas=schemas,
         content_channels=dict(Content.objects.values_list("key", "channel")),
+        segments=set(Segment.objects.values_list("key", flat=True)),
     )
+
+
+# A bundle nests a level of JSON per object and list: a branch inside a branch adds four.
+# Deeper than this is refused before anything walks it recursively (the format's parser,
+# the designer), so a hostile file is an error message, not a RecursionError.
+MAX_BUNDLE_DEPTH = 200
+
+
+class NotJson(BundleError):
+    """The bundle's text is not JSON at all."""
+
+
+def load_bundle_text(text: str) -> object:
+    """The bundle in `text` as JSON data; NotJson if it is not JSON, BundleError if it
+    nests deeper than MAX_BUNDLE_DEPTH."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotJson(
+            [SpecError(SpecPath(), NOT_JSON, f"The bundle is not JSON: {error.msg} (line {error.lineno}).")]
+        ) from error
+    except ValueError as error:  # an integer of over 4,300 digits
+        raise NotJson([SpecError(SpecPath(), NOT_JSON, f"The bundle is not JSON: {error}.")]) from error
+    except RecursionError as error:
+        raise BundleError(
+            [SpecError(SpecPath(), TOO_DEEP, f"The bundle nests deeper than {MAX_BUNDLE_DEPTH} levels.")]
+        ) from error
+    _check_depth(data)
+    return data
+
+
+def _check_depth(data: object) -> None:
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_BUNDLE_DEPTH:
+            raise BundleError(
+                [SpecError(SpecPath(), TOO_DEEP, f"The bundle nests deeper than {MAX_BUNDLE_DEPTH} levels.")]
+            )
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportReport:
@@ -53,6 +101,7 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
     import identical to the current version changes nothing. With `publish_journeys`, each
     journey's draft is published. Raises BundleError, having written nothing, on any problem.
     """
+    _check_depth(data)
     bundle = parse_bundle(data, catalogue_from_database())
     _check_against_database(bundle)
     report = ImportReport()
@@ -65,6 +114,8 @@ def import_bundle(data: object, *, publish_journeys: bool = False) -> ImportRepo
             not_ready += _ready_problems(content, index)
         if not_ready:
             raise BundleError(not_ready)  # rolls the import back
+        for segment in bundle.segments:
+            report.lines.append(_save_segment(segment))
         for index, journey in enumerate(bundle.journeys):
             report.lines.append(_save_journey(journey, index, publish_journeys))
     return report
@@ -112,10 +163,36 @@ def _save_trigger(spec: TriggerSpec) -> str:
 
 def _save_content(spec: ContentSpec) -> str:
     model = CONTENT_MODELS[spec.channel]
-    values: dict[str, str] = _content_values(spec)
+    values = _content_values(spec)
     values.update(name=spec.name, status=spec.status)
     _, created = model.objects.update_or_create(key=spec.key, defaults=values)
     return f"content {spec.key}: {'created' if created else 'updated'}"
+
+
+def _save_segment(spec: SegmentSpec) -> str:
+    """Create or update a segment; new conditions rebuild its members through the workers."""
+    from .segments import start_rebuild
+
+    kind = SegmentKind.STATIC if spec.static else SegmentKind.CONDITIONS
+    segment = Segment.objects.filter(key=spec.key).first()
+    if segment is None:
+        segment = Segment.objects.create(
+            key=spec.key, name=spec.name, description=spec.description, kind=kind, conditions=spec.conditions
+        )
+        if not spec.static:
+            start_rebuild(segment)
+        return f"segment {spec.key}: created"
+    rebuild = (segment.kind, segment.conditions) != (kind, spec.conditions) and not spec.static
+    segment.name, segment.description, segment.kind, segment.conditions = (
+        spec.name,
+        spec.description,
+        kind,
+        spec.conditions,
+    )
+    segment.save()
+    if rebuild:
+        start_rebuild(segment)
+    return f"segment {spec.key}: updated" + (", rebuilding its members" if rebuild else "")
 
 
 def _save_journey(spec: JourneySpec, index: int, publish_journeys: bool) -> str:
@@ -150,7 +227,15 @@ def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
     """Replace a draft version's settings and steps with the spec's."""
     assert version.state == VersionState.DRAFT, "only drafts are written; published versions are history"
     triggers = {t.key: t for t in Trigger.objects.all()}
+    segments = {s.key: s for s in Segment.objects.all()}
     version.time_zone = spec.time_zone
+    version.segment = segments.get(spec.segment) if spec.segment else None
+    version.segment_mode = spec.segment_mode
+    version.segment_every = spec.segment_every
+    version.segment_at = _time_of_day(spec.segment_at)
+    version.entry_starts_at = spec.entry_starts_at
+    version.entry_ends_at = spec.entry_ends_at
+    version.entry_per_hour = spec.entry_per_hour
     version.start_trigger = triggers.get(spec.start_trigger) if spec.start_trigger else None
     version.start_conditions = spec.start_conditions
     version.repeat = spec.repeat
@@ -159,12 +244,21 @@ def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
     version.goal_window = spec.goal_window
     version.save()
     version.exit_triggers.set([triggers[key] for key in spec.exit_triggers])
+    version.exclude_segments.set([segments[key] for key in spec.exclude_segments])
     # Children before parents is what CASCADE needs; of_step is PROTECT, so clear it first.
     version.steps.update(of_step=None)
     version.steps.all().delete()
     created: dict[str, Step] = {}
-    refs = References(triggers=triggers, contents={c.key: c for c in Content.objects.all()}, steps=created)
+    contents = {c.key: c for c in Content.objects.all()}
+    refs = References(triggers=triggers, contents=contents, steps=created, segments=segments)
     _create_steps(version, spec.steps, None, "", refs, created)
+
+
+def _time_of_day(text: str | None) -> time | None:
+    if not text:
+        return None
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
 
 
 def _create_steps(
@@ -193,7 +287,7 @@ def _create_steps(
 
 def version_to_spec(version: JourneyVersion) -> JourneySpec:
     journey = version.journey
-    steps = list(version.steps.select_related("content", "trigger", "of_step"))
+    steps = list(version.steps.select_related("content", "trigger", "of_step", "segment"))
     by_parent: dict[tuple[int | None, str], list[Step]] = {}
     for step in steps:
         by_parent.setdefault((step.parent_id, step.path), []).append(step)
@@ -226,6 +320,13 @@ def version_to_spec(version: JourneyVersion) -> JourneySpec:
         goal_window=version.goal_window,
         exit_triggers=sorted(version.exit_triggers.values_list("key", flat=True)),
         steps=build(None, ""),
+        segment_mode=version.segment_mode,
+        segment_every=version.segment_every,
+        segment_at=version.segment_at.strftime("%H:%M") if version.segment_at else None,
+        exclude_segments=sorted(version.exclude_segments.values_list("key", flat=True)),
+        entry_starts_at=version.entry_starts_at,
+        entry_ends_at=version.entry_ends_at,
+        entry_per_hour=version.entry_per_hour,
     )
 
 
@@ -248,11 +349,14 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
             specs.append(version_to_spec(version))
     trigger_keys: set[str] = set()
     content_keys: set[str] = set()
+    segment_keys: set[str] = set()
     for spec in specs:
         trigger_keys.update(filter(None, [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]))
+        segment_keys.update(filter(None, [spec.segment, *spec.exclude_segments]))
         for step in _walk(spec.steps):
             trigger_keys.update(filter(None, [step.trigger]))
             content_keys.update(filter(None, [step.content]))
+            segment_keys.update(filter(None, [step.segment]))
     triggers = (
         Trigger.objects.filter(key__in=trigger_keys, builtin=False).order_by("key").prefetch_related("attributes")
     )
@@ -261,6 +365,10 @@ def export_bundle(journey_keys: Iterable[str] = ()) -> dict:
         triggers=[_trigger_spec(t) for t in triggers],
         content=[_content_spec(c) for c in contents],
         journeys=specs,
+        segments=[
+            SegmentSpec(s.key, s.name, s.description, s.conditions, s.is_static)
+            for s in Segment.objects.filter(key__in=segment_keys).order_by("key")
+        ],
     )
     return bundle_to_dict(bundle)
 
@@ -285,8 +393,13 @@ def _ready_problems(spec: ContentSpec, index: int) -> list[SpecError]:
     ]
 
 
-def _content_values(spec: ContentSpec) -> dict[str, str]:
-    return {CONTENT_FIELD_NAMES.get(k, k): v for k, v in spec.fields.items()}
+def _content_values(spec: ContentSpec) -> dict[str, Any]:
+    values: dict[str, Any] = {CONTENT_FIELD_NAMES.get(k, k): v for k, v in spec.fields.items()}
+    if "design" in values:
+        # A designed email's HTML is rendered from the design; a text given with it is kept.
+        values.pop("html_body", None)
+        values["custom_text"] = "text_body" in values
+    return values
 
 
 def _walk(steps: list[StepSpec]) -> Iterable[StepSpec]:
@@ -319,6 +432,11 @@ def _content_spec(content: Content) -> ContentSpec:
             value = getattr(content, model_field.name)
             if value or name in ("subject", "from_email", "body", "title", "html", "text", "purpose"):
                 fields[name] = value
+    if getattr(content, "design", None) is not None:
+        fields["design"] = content.design  # type: ignore[attr-defined]
+        fields.pop("html", None)
+        if not content.custom_text:  # type: ignore[attr-defined]
+            fields.pop("text", None)
     if content.description:
         fields["description"] = content.description
     return ContentSpec(

@@ -60,3 +60,20 @@ def q_cluster_errors(conf: dict) -> list[Error]:
 @register(Tags.compatibility)
 def check_q_cluster(app_configs, **kwargs) -> list[Error]:
     return q_cluster_errors(getattr(settings, "Q_CLUSTER", {}))
+
+
+def delivery_guarantee_errors(guarantee: str) -> list[Error]:
+    if guarantee in ("at-most-once", "at-least-once"):
+        return []
+    return [
+        Error(
+            f"DELIVERY_GUARANTEE must be 'at-most-once' or 'at-least-once', not {guarantee!r}.",
+            hint="It decides whether a send a dying worker interrupted is sent again (docs/operations.md).",
+            id="journeys.E006",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_delivery_guarantee(app_configs, **kwargs) -> list[Error]:
+    return delivery_guarantee_errors(getattr(settings, "DELIVERY_GUARANTEE", "at-most-once"))

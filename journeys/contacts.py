@@ -1,13 +1,19 @@
-"""Contacts as the website describes them in events: created on first sight, updated with
-whatever fields later events carry."""
+"""Contacts as the website describes them in events and through the contacts API: created on
+first sight, updated with whatever fields later events or calls carry.
+
+Every change of a contact ends with `refresh_memberships` in the same transaction, so the
+segments it is in always follow its fields (journeys.segments).
+"""
 
 import zoneinfo
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
 from .models import Contact
+from .segments import refresh_memberships
 
 if TYPE_CHECKING:
     from .models import Participant
@@ -29,15 +35,72 @@ def upsert_contact_created(external_id: str, fields: Mapping[str, Any] | None) -
     if contact is None:
         try:
             with transaction.atomic():
-                return Contact.objects.create(external_id=external_id, **_changes(Contact(), fields)), True
+                contact = Contact.objects.create(external_id=external_id, **_changes(Contact(), fields))
+                refresh_memberships(contact)
+                return contact, True
         except IntegrityError:  # created meanwhile by a concurrent event
             contact = Contact.objects.get(external_id=external_id)
     changes = _changes(contact, fields)
     if changes:
         for name, value in changes.items():
             setattr(contact, name, value)
-        contact.save(update_fields=[*changes, "updated_at"])
+        with transaction.atomic():
+            contact.save(update_fields=[*changes, "updated_at"])
+            refresh_memberships(contact)
     return contact, False
+
+
+@dataclass(frozen=True)
+class PutResult:
+    contact: Contact
+    created: bool
+    changed: bool
+
+
+def put_contact(external_id: str, fields: Mapping[str, Any]) -> PutResult:
+    """Create or update a contact from the contacts API (fields already validated like an
+    event's contact). Given fields replace what is stored; `attributes` are merged, a key
+    set to null is removed. Idempotent: the same call twice changes nothing the second time.
+
+    The row is locked while it changes, so two calls merging attributes never lose a key."""
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().filter(external_id=external_id).first()
+        created = contact is None
+        if created:
+            try:
+                with transaction.atomic():
+                    contact = Contact.objects.create(external_id=external_id)
+            except IntegrityError:  # created meanwhile by an event or another call
+                contact = Contact.objects.select_for_update().get(external_id=external_id)
+                created = False
+        assert contact is not None
+        changes = _put_changes(contact, fields)
+        if changes:
+            for name, value in changes.items():
+                setattr(contact, name, value)
+            contact.save(update_fields=[*changes, "updated_at"])
+        if changes or created:
+            refresh_memberships(contact)
+    return PutResult(contact, created, bool(changes) or created)
+
+
+def _put_changes(contact: Contact, fields: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and value != getattr(contact, name):
+            changes[name] = value
+    attributes = fields.get("attributes")
+    if isinstance(attributes, Mapping):
+        merged = dict(contact.attributes or {})
+        for key, value in attributes.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        if merged != (contact.attributes or {}):
+            changes["attributes"] = merged
+    return changes
 
 
 def _changes(contact: Contact, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,16 +7,22 @@ business (journeys.steps): this module parses what every step has (an id, a type
 the rest to the kind.
 """
 
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from content.designs import design_errors
 
 from .conditions import MAX_CONDITIONS, condition_problems
 from .durations import DurationError, format_duration, parse_wait
 from .spec import (
     ATTRIBUTE_PATH,
+    CONFLICT,
     DUPLICATE,
     INVALID,
     NO_STEPS,
@@ -31,6 +37,7 @@ from .spec import (
     Errors,
     JourneySpec,
     PathSpec,
+    SegmentSpec,
     SpecError,
     SpecPath,
     StepSpec,
@@ -50,6 +57,7 @@ __all__ = [
     "ContentSpec",
     "JourneySpec",
     "PathSpec",
+    "SegmentSpec",
     "SpecError",
     "StepSpec",
     "TriggerSpec",
@@ -68,6 +76,8 @@ CHANNEL_FIELDS = {
 }
 REQUIRED_CHANNEL_FIELDS = {"email": ("subject", "from_email"), "text": ("body",), "push": ("title", "body")}
 REPEAT_POLICIES = ("never", "after_exit", "immediately")
+SEGMENT_MODES = ("one_time", "dynamic", "recurring")
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 ROOT = SpecPath()
 BUNDLE = SpecPath(("bundle",))  # where a problem of the bundle as a whole is
 
@@ -77,14 +87,16 @@ class Bundle:
     triggers: list[TriggerSpec] = field(default_factory=list)
     content: list[ContentSpec] = field(default_factory=list)
     journeys: list[JourneySpec] = field(default_factory=list)
+    segments: list[SegmentSpec] = field(default_factory=list)
 
 
 @dataclass
 class Catalogue:
-    """What exists outside the bundle: trigger schemas and content channels, by key."""
+    """What exists outside the bundle: trigger schemas, content channels and segments, by key."""
 
     trigger_schemas: dict[str, dict[str, str]] = field(default_factory=dict)
     content_channels: dict[str, str] = field(default_factory=dict)
+    segments: set[str] = field(default_factory=set)
 
 
 class BundleError(ValueError):
@@ -111,18 +123,50 @@ def parse_bundle(data: Any, catalogue: Catalogue | None = None) -> Bundle:
     content = [
         _parse_content(c, ROOT / "content" / i, errors) for i, c in enumerate(listed(root, "content", BUNDLE, errors))
     ]
+    segments = [
+        _parse_segment(s, ROOT / "segments" / i, errors) for i, s in enumerate(listed(root, "segments", BUNDLE, errors))
+    ]
     _unique([t.key for t in triggers], "triggers", errors)
     _unique([c.key for c in content], "content", errors)
+    _unique([s.key for s in segments], "segments", errors)
     schemas = {**catalogue.trigger_schemas, **{t.key: t.schema() for t in triggers}}
     channels = {**catalogue.content_channels, **{c.key: c.channel for c in content}}
+    segment_keys = catalogue.segments | {s.key for s in segments}
     journeys = [
-        _parse_journey(j, ROOT / "journeys" / i, errors, schemas, channels)
+        _parse_journey(j, ROOT / "journeys" / i, errors, schemas, channels, segment_keys)
         for i, j in enumerate(listed(root, "journeys", BUNDLE, errors))
     ]
     _unique([j.key for j in journeys], "journeys", errors)
     if errors.items:
         raise BundleError(errors.items)
-    return Bundle(triggers=triggers, content=content, journeys=journeys)
+    return Bundle(triggers=triggers, content=content, journeys=journeys, segments=segments)
+
+
+def _parse_segment(raw: Any, path: SpecPath, errors: Errors) -> SegmentSpec:
+    from .segments import segment_problem_parts
+
+    data = mapping(raw, path, errors)
+    spec = SegmentSpec(
+        key=key(data, path, errors),
+        name=text(data, "name", path, errors),
+        description=text(data, "description", path, errors, required=False),
+        static=data.get("static", False) is True,
+    )
+    if not isinstance(data.get("static", False), bool):
+        errors.add(path / "static", WRONG_TYPE, "must be true or false")
+    conditions = data.get("conditions", [])
+    for parts, message in segment_problem_parts(conditions):
+        place = path
+        for part in parts:
+            place = place / part
+        errors.add(place, INVALID, message)
+    if isinstance(conditions, list):
+        spec.conditions = [dict(c) for c in conditions if isinstance(c, Mapping)]
+    if spec.static and spec.conditions:
+        errors.add(path / "conditions", CONFLICT, "a static segment is a list of contacts, without conditions")
+    if not spec.static and not spec.conditions and isinstance(conditions, list):
+        errors.add(path / "conditions", REQUIRED, "a segment needs at least one condition (or static: true)")
+    return spec
 
 
 def _unique(keys: list[str], name: str, errors: Errors) -> None:
@@ -185,6 +229,13 @@ def _parse_content(raw: Any, path: SpecPath, errors: Errors) -> ContentSpec:
         errors.add(path / "channel", INVALID, "must be email, text or push")
         return spec
     allowed = {"key", "channel", "name", "status", "description", *CHANNEL_FIELDS[channel]}
+    if channel == "email":
+        allowed.add("design")
+        if "design" in data:
+            # The email designer's blocks (content.designs); its HTML and text are rendered from it.
+            for error in design_errors(data["design"]):
+                errors.add(path / "design" / error.path, INVALID, error.message)
+            spec.fields["design"] = data["design"]
     for name in sorted(set(data) - allowed):
         errors.add(path / name, NOT_ALLOWED, f"is not a field of {channel} content")
     for name in CHANNEL_FIELDS[channel]:
@@ -202,9 +253,18 @@ def _parse_content(raw: Any, path: SpecPath, errors: Errors) -> ContentSpec:
 class ParseContext:
     """What a step kind's parser may ask about the journey it is in."""
 
-    def __init__(self, errors: Errors, schemas: dict, channels: dict):
+    def __init__(self, errors: Errors, schemas: dict, channels: dict, segments: set[str] | None = None):
         self.errors, self.schemas, self.channels = errors, schemas, channels
+        self.segments = segments or set()
         self.step_ids: dict[str, str] = {}  # id -> type, in document order
+
+    def segment(self, value: Any, path: SpecPath) -> str | None:
+        if not isinstance(value, str) or not value:
+            self.errors.add(path, REQUIRED, "is required")
+            return None
+        if value not in self.segments:
+            self.errors.add(path, UNKNOWN, f"unknown segment {value!r}")
+        return value
 
     def add(self, path: SpecPath, code: str, message: str) -> None:
         self.errors.add(path, code, message)
@@ -242,9 +302,11 @@ class ParseContext:
         return _parse_steps(raw, path, self, depth, passed)
 
 
-def _parse_journey(raw: Any, path: SpecPath, errors: Errors, schemas: dict, channels: dict) -> JourneySpec:
+def _parse_journey(
+    raw: Any, path: SpecPath, errors: Errors, schemas: dict, channels: dict, segments: set[str] | None = None
+) -> JourneySpec:
     data = mapping(raw, path, errors)
-    ctx = ParseContext(errors, schemas, channels)
+    ctx = ParseContext(errors, schemas, channels, segments)
     spec = JourneySpec(
         key=key(data, path, errors),
         name=text(data, "name", path, errors),
@@ -264,7 +326,9 @@ def _parse_journey(raw: Any, path: SpecPath, errors: Errors, schemas: dict, chan
     if spec.type == "trigger":
         spec.start_trigger = ctx.trigger(start.get("trigger"), start_path / "trigger")
     else:
-        spec.segment = text(start, "segment", start_path, errors)
+        spec.segment = ctx.segment(start.get("segment"), start_path / "segment")
+        _parse_segment_start(start, start_path, spec, ctx)
+    _parse_entry_controls(data, path, spec, ctx)
     schema = schemas.get(spec.start_trigger or "")
     spec.start_conditions = ctx.conditions(start.get("conditions"), start_path / "conditions", schema)
     spec.repeat = start.get("repeat", "after_exit")
@@ -298,6 +362,55 @@ def _parse_journey(raw: Any, path: SpecPath, errors: Errors, schemas: dict, chan
     else:
         spec.steps = _parse_steps(raw_steps, path / "steps", ctx, depth=0, earlier_messages=[])
     return spec
+
+
+def _parse_segment_start(start: Mapping, path: SpecPath, spec: JourneySpec, ctx: ParseContext) -> None:
+    spec.segment_mode = start.get("mode", "one_time")
+    if spec.segment_mode not in SEGMENT_MODES:
+        ctx.add(path / "mode", INVALID, f"must be one of {', '.join(SEGMENT_MODES)}")
+    if "every" in start:
+        spec.segment_every = ctx.wait(start["every"], path / "every")
+    elif spec.segment_mode == "recurring":
+        ctx.add(path / "every", REQUIRED, "is required for a recurring journey (e.g. 1d)")
+    if start.get("at") is not None:
+        if not isinstance(start["at"], str) or not TIME_OF_DAY.match(start["at"]):
+            ctx.add(path / "at", INVALID, "must be a time of day such as 09:00")
+        else:
+            spec.segment_at = start["at"]
+    if spec.segment_mode != "recurring" and ("every" in start or "at" in start):
+        ctx.add(path / "mode", CONFLICT, "every and at are for recurring journeys")
+
+
+def _datetime(raw: Any, path: SpecPath, ctx: ParseContext) -> datetime | None:
+    when = parse_datetime(raw) if isinstance(raw, str) else None
+    if when is None or when.tzinfo is None:
+        ctx.add(path, INVALID, "must be a date and time with its offset, e.g. 2026-12-24T09:00:00+01:00")
+        return None
+    return when
+
+
+def _parse_entry_controls(data: Mapping, path: SpecPath, spec: JourneySpec, ctx: ParseContext) -> None:
+    """exclude.segments, entry_window and entry_limit: for every journey type."""
+    errors = ctx.errors
+    exclude = mapping(data.get("exclude") or {}, path / "exclude", errors)
+    for i, segment in enumerate(listed(exclude, "segments", path / "exclude", errors)):
+        if ctx.segment(segment, path / "exclude" / "segments" / i):
+            spec.exclude_segments.append(segment)
+    if data.get("entry_window") is not None:
+        window = mapping(data["entry_window"], path / "entry_window", errors)
+        if window.get("starts_at") is not None:
+            spec.entry_starts_at = _datetime(window["starts_at"], path / "entry_window" / "starts_at", ctx)
+        if window.get("ends_at") is not None:
+            spec.entry_ends_at = _datetime(window["ends_at"], path / "entry_window" / "ends_at", ctx)
+        if spec.entry_starts_at and spec.entry_ends_at and spec.entry_ends_at <= spec.entry_starts_at:
+            ctx.add(path / "entry_window" / "ends_at", INVALID, "must be after starts_at")
+    if data.get("entry_limit") is not None:
+        limit = mapping(data["entry_limit"], path / "entry_limit", errors)
+        per_hour = limit.get("per_hour")
+        if isinstance(per_hour, bool) or not isinstance(per_hour, int) or per_hour < 1:
+            ctx.add(path / "entry_limit" / "per_hour", INVALID, "must be a whole number of at least 1")
+        else:
+            spec.entry_per_hour = per_hour
 
 
 def _parse_steps(
@@ -352,11 +465,25 @@ def _parse_step(raw: Any, path: SpecPath, ctx: ParseContext, depth: int, passed:
 
 def bundle_to_dict(bundle: Bundle) -> dict:
     """The canonical JSON form: parse_bundle(bundle_to_dict(b)) == b."""
-    return {
+    data = {
         "triggers": [trigger_to_dict(t) for t in bundle.triggers],
         "content": [content_to_dict(c) for c in bundle.content],
         "journeys": [journey_to_dict(j) for j in bundle.journeys],
     }
+    if bundle.segments:
+        data["segments"] = [segment_to_dict(s) for s in bundle.segments]
+    return data
+
+
+def segment_to_dict(spec: SegmentSpec) -> dict:
+    data: dict[str, Any] = {"key": spec.key, "name": spec.name}
+    if spec.description:
+        data["description"] = spec.description
+    if spec.static:
+        data["static"] = True
+    else:
+        data["conditions"] = spec.conditions
+    return data
 
 
 def trigger_to_dict(spec: TriggerSpec) -> dict:
@@ -381,6 +508,12 @@ def content_to_dict(spec: ContentSpec) -> dict:
 
 def journey_to_dict(spec: JourneySpec) -> dict:
     start: dict[str, Any] = {"trigger": spec.start_trigger} if spec.type == "trigger" else {"segment": spec.segment}
+    if spec.type == "segment":
+        start["mode"] = spec.segment_mode
+        if spec.segment_every is not None:
+            start["every"] = format_duration(spec.segment_every)
+        if spec.segment_at:
+            start["at"] = spec.segment_at
     start["conditions"] = spec.start_conditions
     start["repeat"] = spec.repeat
     data: dict[str, Any] = {"key": spec.key, "name": spec.name, "type": spec.type}
@@ -393,6 +526,16 @@ def journey_to_dict(spec: JourneySpec) -> dict:
         if spec.goal_window != timedelta(days=3):
             data["goal"]["window"] = format_duration(spec.goal_window)
     data["exit"] = {"triggers": spec.exit_triggers}
+    if spec.exclude_segments:
+        data["exclude"] = {"segments": spec.exclude_segments}
+    if spec.entry_starts_at or spec.entry_ends_at:
+        data["entry_window"] = {
+            name: value.isoformat()
+            for name, value in (("starts_at", spec.entry_starts_at), ("ends_at", spec.entry_ends_at))
+            if value is not None
+        }
+    if spec.entry_per_hour is not None:
+        data["entry_limit"] = {"per_hour": spec.entry_per_hour}
     data["steps"] = [step_to_dict(s) for s in spec.steps]
     return data
 

@@ -8,10 +8,12 @@ writers wins), and a change the table does not allow raises `ForbiddenTransition
 anything is written.
 """
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from .models import Participant, Step
     from .transitions import Writes
 
+logger = logging.getLogger(__name__)
 S = DeliveryStatus
 
 # status -> the statuses it may move to. Staying queued is a change too: a claim takes a
@@ -33,7 +36,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # Queued: sent, or never (blocked, failed). A queued delivery that gets news from the
     # provider (the process died between the provider's accept and recording "sent") moves
     # forward too, so it is never sent again.
-    S.QUEUED: frozenset({S.QUEUED, S.SENT, S.BLOCKED, S.FAILED, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED}),
+    S.QUEUED: frozenset(
+        {S.QUEUED, S.SENT, S.BLOCKED, S.FAILED, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.UNKNOWN}
+    ),
     # After the provider took it, status only moves forward; text and push fail where email bounces.
     S.SENT: frozenset({S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.FAILED}),
     S.DELIVERED: frozenset({S.OPENED, S.CLICKED, S.BOUNCED, S.FAILED}),
@@ -42,10 +47,26 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.BOUNCED: frozenset(),
     S.BLOCKED: frozenset(),
     S.FAILED: frozenset(),
+    # A worker stopped during the send and the guarantee is at most once: never sent again,
+    # left for an operator to look at.
+    S.UNKNOWN: frozenset(),
 }
 
-# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice.
+# Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice;
+# DELIVERY_LEASE_SECONDS overrides it (the chaos suite shortens it to see outcomes sooner).
 LEASE = timedelta(minutes=5)
+AT_MOST_ONCE = "at-most-once"
+AT_LEAST_ONCE = "at-least-once"
+UNKNOWN_REASON = "a worker stopped during the send; not sent again (DELIVERY_GUARANTEE=at-most-once)"
+
+
+def lease() -> timedelta:
+    seconds = getattr(settings, "DELIVERY_LEASE_SECONDS", None)
+    return timedelta(seconds=seconds) if seconds else LEASE
+
+
+def at_most_once() -> bool:
+    return getattr(settings, "DELIVERY_GUARANTEE", AT_MOST_ONCE) != AT_LEAST_ONCE
 
 
 class ForbiddenTransition(ValueError):
@@ -131,7 +152,13 @@ def block_unsent(deliveries: QuerySet[Delivery], now: datetime) -> None:
     first is never claimed. A queued message waiting for a retry is blocked by the dispatch
     itself, which re-checks the participant.
     """
-    unclaimed = Q(status=S.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    # An attempt whose claimer died (sending_started_at still set) may have been sent: it is
+    # left to the sweep, which records it as unknown (at most once) or sends it (at least once).
+    unclaimed = (
+        Q(status=S.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & Q(sending_started_at__isnull=True)
+    )
     _move(
         deliveries.filter(Q(status=S.HELD) | unclaimed),
         [S.HELD, S.QUEUED],
@@ -145,7 +172,10 @@ def block_unsent(deliveries: QuerySet[Delivery], now: datetime) -> None:
 
 
 def _due(now: datetime) -> Q:
-    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    """Due for an attempt: never claimed, or waiting for its retry time, or (at least once
+    only) claimed by a process that died before recording the outcome."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return due & Q(sending_started_at__isnull=True) if at_most_once() else due
 
 
 def claim(delivery_id: int, now: datetime) -> bool:
@@ -155,7 +185,7 @@ def claim(delivery_id: int, now: datetime) -> bool:
             _one(delivery_id).filter(_due(now)),
             [S.QUEUED],
             S.QUEUED,
-            next_attempt_at=now + LEASE,
+            next_attempt_at=now + lease(),
             attempts=F("attempts") + 1,
         )
         == 1
@@ -177,10 +207,20 @@ def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
             Delivery.objects.filter(pk__in=won),
             [S.QUEUED],
             S.QUEUED,
-            next_attempt_at=now + LEASE,
+            next_attempt_at=now + lease(),
             attempts=F("attempts") + 1,
         )
     return won
+
+
+def begin_attempt(delivery: Delivery) -> None:
+    """The message is about to go to the provider: from here until its outcome is written, a
+    death of this process leaves the outcome unknown. (A process that dies after the claim
+    but before this point leaves a delivery that is simply claimed again after the lease.)"""
+    _move(_one(delivery.pk), [S.QUEUED], S.QUEUED, sending_started_at=timezone.now())
+
+
+# Every outcome of an attempt clears `sending_started_at`.
 
 
 def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
@@ -191,22 +231,52 @@ def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
         sent_at=timezone.now(),
         provider_message_id=(provider_message_id or "")[:255],
         next_attempt_at=None,
+        sending_started_at=None,
         reason="",
     )
 
 
 def block(delivery: Delivery, reason: str) -> None:
     """Never sent. `reason` is a code (a BlockReason, or participant_left) that reports group by."""
-    _move(_one(delivery.pk), [S.QUEUED], S.BLOCKED, reason=reason, next_attempt_at=None)
+    _move(_one(delivery.pk), [S.QUEUED], S.BLOCKED, reason=reason, next_attempt_at=None, sending_started_at=None)
 
 
 def fail(delivery: Delivery, reason: str) -> None:
-    _move(_one(delivery.pk), [S.QUEUED], S.FAILED, reason=reason[:500], failed_at=timezone.now(), next_attempt_at=None)
+    _move(
+        _one(delivery.pk),
+        [S.QUEUED],
+        S.FAILED,
+        reason=reason[:500],
+        failed_at=timezone.now(),
+        next_attempt_at=None,
+        sending_started_at=None,
+    )
 
 
 def retry_at(delivery: Delivery, when: datetime, reason: str) -> None:
     """A transient error: stay queued and try again at `when`."""
-    _move(_one(delivery.pk), [S.QUEUED], S.QUEUED, next_attempt_at=when, reason=reason[:500])
+    _move(_one(delivery.pk), [S.QUEUED], S.QUEUED, next_attempt_at=when, sending_started_at=None, reason=reason[:500])
+
+
+def mark_abandoned_attempts_unknown(now: datetime, limit: int = 10_000) -> int:
+    """At most once: attempts whose claimer died (lease over, outcome never recorded) become
+    `unknown`, for an operator to look at; they are never sent again."""
+    abandoned = list(
+        Delivery.objects.filter(
+            status=S.QUEUED, sending_started_at__isnull=False, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:limit]
+    )
+    if not abandoned:
+        return 0
+    count = _move(
+        Delivery.objects.filter(pk__in=abandoned, sending_started_at__isnull=False, next_attempt_at__lte=now),
+        [S.QUEUED],
+        S.UNKNOWN,
+        reason=UNKNOWN_REASON,
+        next_attempt_at=None,
+    )
+    logger.warning("%s deliveries whose send was interrupted are recorded as unknown (at most once)", count)
+    return count
 
 
 # --- What the provider and the recipient tell (journeys.tracking) ------------------------------------

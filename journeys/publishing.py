@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .conditions import condition_problems
-from .models import Journey, JourneyStatus, JourneyVersion, ParticipantState, Step, VersionState
+from .models import Journey, JourneyStatus, JourneyVersion, ParticipantState, SegmentMode, Step, VersionState
 from .spec import Problem
 from .steps import kind_of
 
@@ -37,12 +37,12 @@ def _schema(trigger) -> dict[str, str]:
 def publish_problems(version: JourneyVersion) -> list[Problem]:
     """Everything that keeps this version from going live (empty when it can)."""
     problems: list[Problem] = []
-    if version.journey.type == "segment":
-        problems.append(Problem("start", "segment-based journeys are coming; choose a trigger-based journey"))
     trigger = version.start_trigger
-    if trigger is None:
+    if version.journey.type == "segment":
+        problems.extend(_segment_problems(version))
+    elif trigger is None:
         problems.append(Problem("start", "choose the trigger that starts the journey"))
-    else:
+    if trigger is not None and version.journey.type != "segment":
         if not trigger.is_ready:
             problems.append(
                 Problem("start", f"trigger {trigger.name!r} is not Ready to use", fix=("trigger", trigger.key))
@@ -74,6 +74,18 @@ def publish_problems(version: JourneyVersion) -> list[Problem]:
     return problems
 
 
+def _segment_problems(version: JourneyVersion) -> list[Problem]:
+    """A segment-based journey's start (issue 14)."""
+    problems = []
+    if version.segment is None:
+        problems.append(Problem("start", "choose the segment whose members enter"))
+    if version.segment_mode == SegmentMode.RECURRING and not version.segment_every:
+        problems.append(Problem("start", "set how often a recurring journey enters the members (every)"))
+    if version.entry_starts_at and version.entry_ends_at and version.entry_ends_at <= version.entry_starts_at:
+        problems.append(Problem("start", "the entry window ends before it starts"))
+    return problems
+
+
 def _step_problems(step: Step) -> list[Problem]:
     return kind_of(step.kind).publish_problems(step, f"step {step.key}")
 
@@ -96,6 +108,11 @@ def publish(version: JourneyVersion) -> JourneyVersion:
     if journey.status != JourneyStatus.PAUSED:
         journey.status = JourneyStatus.LIVE
         journey.save(update_fields=["status", "updated_at"])
+    # Segment-based: the members enter through the workers after commit, never here.
+    from .segment_entry import start_at_publish
+
+    version.journey = journey
+    start_at_publish(version, now)
     return version
 
 

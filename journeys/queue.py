@@ -87,3 +87,15 @@ def enqueue_advance_batch(participant_ids: list[int]) -> None:
 
 def enqueue_sweep() -> None:
     _enqueue_after_commit("journeys.tasks.advance_participants", group="sweep")
+
+
+def enqueue_segment_joined(segment_id: int, contact_ids: list[int]) -> None:
+    _enqueue_after_commit("journeys.tasks.segment_joined", segment_id, list(contact_ids), group="segments")
+
+
+def enqueue_rebuild_segment(segment_id: int, cursor: int) -> None:
+    _enqueue_after_commit("journeys.tasks.rebuild_segment", segment_id, cursor, group="segments")
+
+
+def enqueue_segment_entry(entry_id: int) -> None:
+    _enqueue_after_commit("journeys.tasks.enter_segment_batch", entry_id, group="segment-entry")

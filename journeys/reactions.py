@@ -19,6 +19,7 @@ from triggers.models import Event
 from . import transitions
 from .conditions import all_hold
 from .contacts import upsert_contact_created
+from .entry import Candidate, admit
 from .models import (
     ONCE_EVER,
     Contact,
@@ -157,14 +158,23 @@ def _entry_key(version: JourneyVersion, event: Event) -> str:
 
 
 def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
-    versions = JourneyVersion.objects.filter(
-        state=VersionState.PUBLISHED,
-        journey__status=JourneyStatus.LIVE,
-        start_trigger=event.trigger_id,
-        published_at__lte=event.received_at,  # a journey reacts to events after it went live
-    ).select_related("journey")
+    versions = (
+        JourneyVersion.objects.filter(
+            state=VersionState.PUBLISHED,
+            journey__status=JourneyStatus.LIVE,
+            start_trigger=event.trigger_id,
+            published_at__lte=event.received_at,  # a journey reacts to events after it went live
+        )
+        .select_related("journey")
+        .prefetch_related("exclude_segments")
+    )
     for version in versions:
         if not all_hold(version.start_conditions, event.attributes):
+            continue
+        if _has_entry_controls(version):
+            # Exclusions, window and hourly limit (journeys.entry); held people enter later.
+            candidate = Candidate(contact, _entry_key(version, event), event, event.binding_id)
+            admit(version, [candidate], now)
             continue
         writes = Writes()  # "entered" joins the run's one history INSERT
         participant = transitions.enter(
@@ -180,3 +190,11 @@ def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
         if participant is not None:
             advance(participant, now, arrived=True, writes=writes)
         writes.flush()
+
+
+def _has_entry_controls(version: JourneyVersion) -> bool:
+    # The exclusions are a many-to-many: prefetched with the versions (one query per event
+    # that starts a journey, none on the version row itself).
+    return bool(
+        version.entry_starts_at or version.entry_ends_at or version.entry_per_hour or version.exclude_segments.all()
+    )

@@ -58,7 +58,7 @@ class Plan:
 
 
 def _build_plan(version_id: int) -> Plan:
-    steps = list(Step.objects.filter(version_id=version_id).select_related("content", "trigger", "of_step"))
+    steps = list(Step.objects.filter(version_id=version_id).select_related("content", "trigger", "of_step", "segment"))
     children: dict[tuple[int | None, str], list[Step]] = {}
     for step in sorted(steps, key=lambda s: s.position):
         children.setdefault((step.parent_id, step.path), []).append(step)
@@ -126,13 +126,15 @@ def _go_on(participant: Participant, outcome: Step | Wait | None, now: datetime,
 
 
 def awaiting_kinds() -> list[str]:
-    """The kinds of step at which a participant waits for events of the step's trigger."""
+    """The kinds of step at which a participant waits for events of the step's trigger, or
+    to join the step's segment."""
     return [k.name for k in kinds() if k.awaits_events]
 
 
-def react_at_step(participant: Participant, step: Step, event: Event, now: datetime) -> None:
-    """An event of `step`'s trigger for the (locked, active) participant waiting there: its
-    kind decides whether it moves on (a wait-for's Yes) and the run goes on from there."""
+def react_at_step(participant: Participant, step: Step, event: Event | None, now: datetime) -> None:
+    """An event of `step`'s trigger (or, `event` None, the contact joined the step's segment)
+    for the (locked, active) participant waiting there: its kind decides whether it moves on
+    (a wait-for's Yes) and the run goes on from there."""
     plan = plan_for(participant.version)
     writes = Writes()
     outcome = kind_of(step.kind).react(Run(participant, step, plan, now, False, writes), event)

@@ -13,7 +13,15 @@ Delivery statuses changed here (through journeys.deliveries, which owns the tabl
 changes): queued -> sent; queued -> failed (permanent error, or transient errors past
 DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason `participant_left` (the participant
 exited or was stopped before the send), `unsubscribed` (the contact unsubscribed after the
-message was queued) or `content_not_ready`.
+message was queued) or `content_not_ready`; queued -> unknown (the claimer died during the
+attempt and DELIVERY_GUARANTEE is at-most-once).
+
+Just before the provider call `sending_started_at` is set; every outcome clears it. One still
+set when the lease has passed is an attempt whose process died: whether the provider got the
+message is unknown. (Set per message, not by the claim: a chunk claimed at once by a worker
+that dies leaves only the message in flight unknown; the rest are claimed again.)
+At most once (the default) records it as `unknown` and never sends it again; at least once
+sends it again (a duplicate if the provider had accepted it, unless it deduplicates).
 """
 
 import logging
@@ -78,6 +86,7 @@ def _dispatch_claimed(delivery: Delivery) -> None:
         # when only a replaced version's participants still reach it): a draft is never sent.
         block(delivery, BlockReason.CONTENT_NOT_READY)
         return
+    begin_attempt(delivery)
     try:
         provider_id = _send(delivery)
     except (TemplateSyntaxError, RenderError) as error:
@@ -106,6 +115,8 @@ def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:
     from .queue import enqueue_dispatch
 
     now = now or timezone.now()
+    if at_most_once():
+        mark_abandoned_attempts_unknown(now, limit)
     due = (
         Delivery.objects.filter(status=DeliveryStatus.QUEUED)
         .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE))
@@ -139,12 +150,23 @@ def _load_for_sending(deliveries: QuerySet[Delivery]) -> list[Delivery]:
 
 # --- Status changes (journeys.deliveries writes them) -----------------------------------------
 
-claim, claim_many, mark_sent, block, fail = (
+claim, claim_many, begin_attempt, mark_sent, block, fail = (
     deliveries.claim,
     deliveries.claim_many,
+    deliveries.begin_attempt,
     deliveries.mark_sent,
     deliveries.block,
     deliveries.fail,
+)
+AT_MOST_ONCE, AT_LEAST_ONCE, UNKNOWN_REASON = (
+    deliveries.AT_MOST_ONCE,
+    deliveries.AT_LEAST_ONCE,
+    deliveries.UNKNOWN_REASON,
+)
+at_most_once, lease, mark_abandoned_attempts_unknown = (
+    deliveries.at_most_once,
+    deliveries.lease,
+    deliveries.mark_abandoned_attempts_unknown,
 )
 
 

@@ -67,6 +67,7 @@ TOO_MANY = "too_many"
 NO_STEPS = "no_steps"
 CONFLICT = "conflict"
 NOT_PUBLISHABLE = "not_publishable"
+NOT_JSON = "not_json"
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ class StepSpec:
     duration: timedelta | None = None
     until: datetime | None = None
     trigger: str | None = None
+    segment: str | None = None  # wait_for: "segment_joined"
     of_step: str | None = None
     conditions: list[dict] = field(default_factory=list)
     yes: list["StepSpec"] = field(default_factory=list)
@@ -226,6 +228,23 @@ class JourneySpec:
     goal_window: timedelta = timedelta(days=3)
     exit_triggers: list[str] = field(default_factory=list)
     steps: list[StepSpec] = field(default_factory=list)
+    # Segment-based start and entry controls.
+    segment_mode: str = "one_time"
+    segment_every: timedelta | None = None
+    segment_at: str | None = None  # "HH:MM" in the journey's time zone
+    exclude_segments: list[str] = field(default_factory=list)
+    entry_starts_at: datetime | None = None
+    entry_ends_at: datetime | None = None
+    entry_per_hour: int | None = None
+
+
+@dataclass
+class SegmentSpec:
+    key: str
+    name: str
+    description: str = ""
+    conditions: list[dict] = field(default_factory=list)
+    static: bool = False  # a list of contacts (imported from CSV), not conditions
 
 
 # --- Reading raw values -----------------------------------------------------------------------

@@ -34,6 +34,8 @@ class SweepReport:
     participants_due: int = 0
     events_redriven: int = 0
     deliveries_redriven: int = 0
+    segment_passes: int = 0
+    held_released: int = 0
 
 
 def due_participant_ids(now: datetime, limit: int) -> list[int]:
@@ -76,7 +78,24 @@ def sweep(now: datetime | None = None, *, inline: bool = False) -> SweepReport:
         else:
             enqueue_process_events(chunk)
     report.deliveries_redriven = retry_due_deliveries(now, limit=10_000)
+    _segment_journeys(report, now, inline)
     return report
+
+
+def _segment_journeys(report: SweepReport, now: datetime, inline: bool) -> None:
+    """Recurring segment journeys' occurrences, passes to resume, and people held by an
+    entry limit (journeys.segment_entry, journeys.entry)."""
+    from .entry import release_held
+    from .models import SegmentEntry
+    from .segment_entry import resume_stalled_entries, run_pass_now, start_due_occurrences
+
+    report.segment_passes = start_due_occurrences(now)
+    if inline:
+        for entry in SegmentEntry.objects.filter(finished_at__isnull=True):
+            run_pass_now(entry, now)
+    else:
+        report.segment_passes += resume_stalled_entries(now)
+    report.held_released = release_held(now)
 
 
 def advance_batch(participant_ids: list[int], now: datetime | None = None) -> int:

@@ -1,6 +1,7 @@
 """Thin django-q2 entry points. Each takes ids, reloads, and delegates to a domain module;
 each is harmless to run twice. Enqueue them with journeys.queue (after commit)."""
 
+from dataclasses import asdict
 from time import monotonic
 
 from journeys.queue import collecting_dispatches, dispatch_collected
@@ -55,8 +56,11 @@ def advance_batch(participant_ids: list[int]) -> int:
 def advance_participants() -> str:
     """The one-minute sweep (a django-q2 schedule): hand due work to the workers."""
     from journeys.sweep import sweep
+    from journeys.workers.heartbeats import record_sweep
 
+    started = monotonic()
     report = sweep()
+    record_sweep({"seconds": round(monotonic() - started, 3), **asdict(report)})
     return f"{report.participants_due} due, {report.events_redriven} events and {report.deliveries_redriven} deliveries re-driven"
 
 
@@ -72,3 +76,35 @@ def dispatch_deliveries(delivery_ids: list[int]) -> None:
     from journeys.sending import dispatch_deliveries as dispatch
 
     dispatch(delivery_ids)
+
+
+def segment_joined(segment_id: int, contact_ids: list[int]) -> int:
+    """Contacts joined a segment: enter them into dynamic journeys of it, and move those who
+    wait for it onto their Yes path."""
+    from journeys.segment_entry import on_segment_joined
+
+    with collecting_dispatches() as deliveries:
+        moved = on_segment_joined(segment_id, contact_ids)
+    dispatch_collected(deliveries)
+    return moved
+
+
+def rebuild_segment(segment_id: int, cursor: int) -> int | None:
+    """One batch of a segment's rebuild; enqueues the next one."""
+    from journeys.queue import enqueue_rebuild_segment
+    from journeys.segments import rebuild_segment as rebuild
+
+    next_cursor = rebuild(segment_id, cursor)
+    if next_cursor is not None:
+        enqueue_rebuild_segment(segment_id, next_cursor)
+    return next_cursor
+
+
+def enter_segment_batch(entry_id: int) -> int:
+    """One bounded batch of a segment's members into a journey; enqueues the next one."""
+    from journeys.segment_entry import enter_batch
+
+    with collecting_dispatches() as deliveries:
+        entered = enter_batch(entry_id)
+    dispatch_collected(deliveries)
+    return entered

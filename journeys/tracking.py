@@ -1,6 +1,7 @@
 """Opens, clicks and provider status callbacks: signed links in, interactions and triggers out.
 
-Tokens are signed with Django's signing (salted per purpose, SECRET_KEY-bound): a token names
+Tokens are signed with Django's signing (salted per purpose, SECRET_KEY-bound, timestamped:
+TRACKING_LINK_MAX_AGE and UNSUBSCRIBE_LINK_MAX_AGE bound their age): a token names
 its delivery and, for clicks, the original link, so nothing is guessable and a click can
 only ever redirect to a link that was in the email. Every open and click is recorded as an
 Interaction; the built-in trigger is raised once per delivery (its event id says which).
@@ -24,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from triggers.events import raise_internal
+from triggers.validation import find_unstorable
 
 from . import deliveries
 from .models import Delivery, DeliveryStatus, Interaction, InteractionKind
@@ -63,21 +65,21 @@ def unsubscribe_url(delivery_id: int, contact_id: int, channel: str) -> str:
     return settings.SITE_URL + reverse("journeys:unsubscribe", args=[token])
 
 
-def _load(token: str, salt: str) -> dict[str, Any] | None:
+def _load(token: str, salt: str, max_age: int) -> dict[str, Any] | None:
     try:
-        value = signing.loads(token, salt=salt)
-    except signing.BadSignature:
+        value = signing.loads(token, salt=salt, max_age=max_age)
+    except signing.BadSignature:  # SignatureExpired included: an old link is refused like a forged one.
         return None
     return value if isinstance(value, dict) else None
 
 
 def read_open_token(token: str) -> int | None:
-    value = _load(token, OPEN_SALT)
+    value = _load(token, OPEN_SALT, settings.TRACKING_LINK_MAX_AGE)
     return value["d"] if value and isinstance(value.get("d"), int) else None
 
 
 def read_click_token(token: str) -> tuple[int, str] | None:
-    value = _load(token, CLICK_SALT)
+    value = _load(token, CLICK_SALT, settings.TRACKING_LINK_MAX_AGE)
     if not value or not isinstance(value.get("d"), int) or not isinstance(value.get("u"), str):
         return None
     if not value["u"].lower().startswith(("http://", "https://")):
@@ -86,7 +88,7 @@ def read_click_token(token: str) -> tuple[int, str] | None:
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, int, str] | None:
-    value = _load(token, UNSUBSCRIBE_SALT)
+    value = _load(token, UNSUBSCRIBE_SALT, settings.UNSUBSCRIBE_LINK_MAX_AGE)
     if not value or not all(isinstance(value.get(k), t) for k, t in (("d", int), ("c", int), ("ch", str))):
         return None
     return value["d"], value["c"], value["ch"]
@@ -185,19 +187,33 @@ class WebhookError(Exception):
         super().__init__(f"{field}: {message}")
 
 
+MAX_ID = 2**63 - 1  # a bigint primary key
 WEBHOOK_EVENTS = ("delivered", "opened", "failed", "undelivered", "bounced")
 
 
-def sign_body(body: bytes, secret: str | None = None) -> str:
-    """The value of the X-Journeys-Signature header for `body`: sha256=<hex HMAC>."""
+# A status callback older (or further in the future) than this is refused: a captured
+# callback cannot be replayed later, and providers' clocks may be this far off.
+WEBHOOK_MAX_AGE = 300
+
+
+def sign_body(body: bytes, timestamp: int | str, secret: str | None = None) -> str:
+    """The X-Journeys-Signature header for `body` sent at `timestamp` (Unix seconds, also
+    sent as X-Journeys-Timestamp): sha256=<hex HMAC of "<timestamp>." followed by the body>."""
     secret = settings.PROVIDER_WEBHOOK_SECRET if secret is None else secret
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signed = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def signature_is_valid(body: bytes, header: str) -> bool:
+def signature_is_valid(body: bytes, header: str, timestamp: str, *, now: float | None = None) -> bool:
+    """The signature matches the body and the timestamp, and the timestamp is recent."""
     if not settings.PROVIDER_WEBHOOK_SECRET:
         return False  # no secret configured: the webhook accepts nothing
-    return hmac.compare_digest(sign_body(body), header or "")
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    now = timezone.now().timestamp() if now is None else now
+    if abs(now - int(timestamp)) > WEBHOOK_MAX_AGE:
+        return False
+    return hmac.compare_digest(sign_body(body, timestamp), header or "")
 
 
 def apply_status_callback(payload: Any) -> Delivery:
@@ -208,6 +224,9 @@ def apply_status_callback(payload: Any) -> Delivery:
     """
     if not isinstance(payload, dict):
         raise WebhookError("body", "Send a JSON object.")
+    unstorable = find_unstorable(payload)  # NUL, lone surrogates, 1e400, Infinity, deep nesting
+    if unstorable is not None:
+        raise WebhookError(unstorable.field or "body", unstorable.message)
     event = payload.get("event")
     if event not in WEBHOOK_EVENTS:
         raise WebhookError("event", f"Must be one of: {', '.join(WEBHOOK_EVENTS)}.")
@@ -255,10 +274,10 @@ def apply_twilio_status(params: dict[str, str]) -> Delivery | None:
 def _find_delivery(payload: dict[str, Any]) -> Delivery:
     delivery_id, message_id = payload.get("delivery_id"), payload.get("message_id")
     if delivery_id not in (None, ""):
-        try:
-            lookup = Q(pk=int(str(delivery_id)))
-        except (TypeError, ValueError) as error:
-            raise WebhookError("delivery_id", "Must be a delivery id (a whole number).") from error
+        text = str(delivery_id) if isinstance(delivery_id, int | str) and not isinstance(delivery_id, bool) else ""
+        if not (text.isascii() and text.isdigit() and int(text) <= MAX_ID):
+            raise WebhookError("delivery_id", "Must be a delivery id (a whole number).")
+        lookup = Q(pk=int(text))
     elif isinstance(message_id, str) and message_id:
         lookup = Q(provider_message_id=message_id)
     else:

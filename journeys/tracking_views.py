@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from content.backends import twilio
+from triggers.validation import BadNumber, parse_float
 
 from . import consent, tracking
 from .models import Contact
@@ -72,11 +73,16 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def provider_status(request: HttpRequest) -> HttpResponse:
     """Status callbacks from SMS and push providers, signed with PROVIDER_WEBHOOK_SECRET."""
-    if not tracking.signature_is_valid(request.body, request.headers.get("X-Journeys-Signature", "")):
-        return JsonResponse({"X-Journeys-Signature": ["Missing or wrong signature."]}, status=403)
+    signed = tracking.signature_is_valid(
+        request.body, request.headers.get("X-Journeys-Signature", ""), request.headers.get("X-Journeys-Timestamp", "")
+    )
+    if not signed:
+        return JsonResponse(
+            {"X-Journeys-Signature": ["Missing or wrong signature, or a timestamp older than 5 minutes."]}, status=403
+        )
     try:
-        payload = json.loads(request.body or b"null")
-    except ValueError:
+        payload = json.loads(request.body or b"null", parse_float=parse_float, parse_constant=BadNumber)
+    except (ValueError, RecursionError):
         return JsonResponse({"body": ["Not valid JSON."]}, status=400)
     try:
         delivery = tracking.apply_status_callback(payload)

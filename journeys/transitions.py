@@ -14,8 +14,9 @@ from django.db.models import QuerySet
 
 from triggers.models import Event
 
-from . import deliveries
+from . import deliveries, metrics
 from .models import (
+    ONCE_EVER,
     Contact,
     Delivery,
     DeliveryStatus,
@@ -145,7 +146,62 @@ def enter(
     except IntegrityError:
         return None
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None}, writes=writes)
+    transaction.on_commit(metrics.PARTICIPANTS_ENTERED.inc)
     return participant
+
+
+def enter_many(
+    *,
+    version: JourneyVersion,
+    contacts: list[Contact],
+    entry_key: str,
+    first_step: Step | None,
+    now: datetime,
+    writes: Writes | None = None,
+) -> list[Participant]:
+    """`enter` for a group of contacts without an event (a segment pass, a join): one
+    SELECT for those the repeat policy keeps out, one multi-row INSERT for the others.
+    If a concurrent entry still trips the unique constraint, the group is entered one by
+    one instead (each refused one is skipped, as `enter` does)."""
+    taken = Participant.objects.filter(journey_id=version.journey_id, contact__in=contacts, entry_key=entry_key)
+    if entry_key != ONCE_EVER:
+        taken = taken.filter(state=ParticipantState.ACTIVE)
+    blocked = set(taken.values_list("contact_id", flat=True))
+    rows = [
+        Participant(
+            journey_id=version.journey_id,
+            version=version,
+            contact=contact,
+            entry_key=entry_key,
+            entered_at=now,
+            current_step=first_step,
+            step_started_at=now,
+        )
+        for contact in contacts
+        if contact.pk not in blocked
+    ]
+    try:
+        with transaction.atomic():
+            Participant.objects.bulk_create(rows)  # sets their ids (RETURNING)
+    except IntegrityError:
+        entered = []
+        for contact in contacts:
+            one = enter(
+                version=version,
+                contact=contact,
+                event=None,
+                entry_key=entry_key,
+                binding_id="",
+                first_step=first_step,
+                now=now,
+                writes=writes,
+            )
+            if one is not None:
+                entered.append(one)
+        return entered
+    for participant in rows:
+        _history(participant, None, HistoryOutcome.ENTERED, now, {"event": None}, writes=writes)
+    return rows
 
 
 def arrive(participant: Participant, step: Step, now: datetime, *, writes: Writes | None = None) -> None:
@@ -223,6 +279,7 @@ def _finish(
     if state != ParticipantState.COMPLETED:  # a completed journey's last message still goes
         deliveries.block_unsent(Delivery.objects.filter(participant=participant), now)
     _history(participant, step, outcome, now, detail, writes=writes)
+    transaction.on_commit(metrics.PARTICIPANTS_FINISHED.labels(state=state).inc)
 
 
 def stop_participants(participants: QuerySet[Participant], now: datetime) -> int:

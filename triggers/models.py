@@ -172,6 +172,21 @@ class ApiKey(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    def clean(self) -> None:
+        # Bounded by settings (API_KEY_MAX_RATE, API_KEY_MAX_BURST): an unbounded key could
+        # take the whole ingest capacity, or a bucket so deep it never limits anything.
+        errors = {}
+        for name, most in (("rate_per_second", settings.API_KEY_MAX_RATE), ("burst", settings.API_KEY_MAX_BURST)):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= most:
+                errors[name] = (
+                    f"Between 1 and {most:,} (the API_KEY_MAX_{'RATE' if name == 'rate_per_second' else 'BURST'} setting)."
+                )
+        if not errors and self.burst < self.rate_per_second:
+            errors["burst"] = "At least the rate: a burst lower than one second of events would refuse steady traffic."
+        if errors:
+            raise ValidationError(errors)
+
     @staticmethod
     def generate() -> tuple[str, str, str]:
         """A new raw key with its prefix and hash. The raw key is never stored."""

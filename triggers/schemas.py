@@ -7,7 +7,7 @@ from django.db import connection
 
 from .caching import TRIGGER_SCHEMAS
 from .models import Trigger, TriggerAttribute, TriggerStatus
-from .validation import AttributeSpec, TriggerSchema
+from .validation import AttributeSpec, TriggerSchema, find_unstorable
 
 
 def _schema_sql(keys: int, names: int) -> str:
@@ -35,8 +35,10 @@ def load_schemas(keys: Iterable[str] = (), *, names: Iterable[str] = ()) -> dict
 
     The result maps each key, and each lower-cased display name, to its schema.
     """
-    lowered = tuple(sorted({name.lower() for name in names}))
-    wanted = tuple(sorted(set(keys) | set(lowered)))
+    # A name no column can hold (NUL, a lone surrogate) names no trigger: validation refuses
+    # its event for the character, and the query never sees it.
+    lowered = tuple(sorted({name.lower() for name in names if _storable(name)}))
+    wanted = tuple(sorted({key for key in keys if _storable(key)} | set(lowered)))
     if not wanted:
         return {}
     # A copy: callers may add to the dict, never to the cached one.
@@ -72,3 +74,7 @@ def _query_schemas(request: tuple[tuple[str, ...], tuple[str, ...]]) -> dict[str
             schemas.setdefault(schema.name.lower(), schema)
     schemas.update(by_key)  # A key wins over another trigger's display name.
     return schemas
+
+
+def _storable(text: str) -> bool:
+    return find_unstorable(text) is None

@@ -37,12 +37,18 @@ FIELD_NAMES = (
 )
 
 
+# Segment's call types; track and identify raise triggers, the others are answered and ignored.
+SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+
 @dataclass(frozen=True)
 class Mapped:
-    """A Segment message as one of our event payloads (None: a type that raises no trigger)."""
+    """A Segment message as one of our event payloads (None: a type that raises no trigger,
+    or a message refused for `error` before it could be mapped)."""
 
     payload: dict[str, Any] | None
     builtin: bool = False
+    error: FieldError | None = None
 
 
 def event_names(messages: list[Any], default_type: str) -> set[str]:
@@ -57,8 +63,13 @@ def event_names(messages: list[Any], default_type: str) -> set[str]:
 def to_event(message: Any, schemas: Mapping[str, TriggerSchema], default_type: str) -> Mapped:
     """Map one Segment message. Shape errors are left for validate_event to report."""
     if not isinstance(message, dict):
-        return Mapped(message)
+        return Mapped(None, error=FieldError("", "not_an_object", "A message must be a JSON object."))
+    shape_error = _shape_error(message)
+    if shape_error is not None:
+        return Mapped(None, error=shape_error)
     kind = message.get("type", default_type)
+    if not isinstance(kind, str) or kind not in SEGMENT_TYPES:
+        return Mapped(None, error=FieldError("type", "invalid_choice", f"One of {', '.join(SEGMENT_TYPES)}."))
     if kind == "identify":
         trigger: Any = IDENTIFY_TRIGGER
     elif kind == "track":
@@ -76,6 +87,29 @@ def to_event(message: Any, schemas: Mapping[str, TriggerSchema], default_type: s
     if message.get("timestamp") is not None:
         payload["timestamp"] = message["timestamp"]
     return Mapped(payload, builtin=kind == "identify")
+
+
+# The JSON types of the Segment fields read here (null is the field left out). Checked for
+# every call type, so an identify call with a malformed `event` is refused, not ignored.
+SHAPES: dict[str, tuple[type, ...]] = {
+    "event": (str,),
+    "userId": (str, int),
+    "messageId": (str, int),
+    "properties": (dict,),
+    "traits": (dict,),
+    "context": (dict,),
+    "timestamp": (str,),
+}
+JSON_TYPES = {str: "text", int: "a whole number", dict: "an object"}
+
+
+def _shape_error(message: dict[str, Any]) -> FieldError | None:
+    for name, types in SHAPES.items():
+        value = message.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            expected = " or ".join(JSON_TYPES[t] for t in types)
+            return FieldError(name, "wrong_type", f"Expected {expected}.")
+    return None
 
 
 def _contact(message: dict[str, Any]) -> Any:

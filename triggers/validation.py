@@ -8,11 +8,12 @@ unit-tested without a database and documented in docs/api.md.
 
 import hashlib
 import json
+import math
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
 from typing import Any
 
@@ -27,6 +28,13 @@ MAX_STRING_LENGTH = 1000
 MAX_EVENT_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_BATCH_EVENTS = 500
+# Any part of an event (unknown fields included) may nest at most this deep: deeper JSON is
+# refused before anything walks it recursively. Attributes have their own, lower limit.
+MAX_JSON_DEPTH = 32
+# Dates and times the database and Python both read back: PostgreSQL refuses offsets beyond
+# ±15:59, Python's datetime stops at year 9999 (and a time near it overflows in UTC).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 
 EVENT_FIELDS = ("trigger", "event_id", "contact", "attributes", "timestamp", "binding_id")
 CONTACT_TEXT_FIELDS = {"email": 254, "phone": 32, "push_token": 4096, "first_name": 100, "last_name": 100}
@@ -38,7 +46,7 @@ TYPE_NAMES = {
     "text": "text (a JSON string)",
     "number": "number",
     "boolean": "boolean (true or false)",
-    "datetime": "date and time (an ISO 8601 string such as 2026-11-28T12:00:00Z)",
+    "datetime": "date and time (an ISO 8601 string such as 2026-11-28T12:00:00Z, years 1900-2999)",
     "object": "object",
     "list": "list",
 }
@@ -110,15 +118,101 @@ class _Errors:
         self.items.append(FieldError(path, code, message))
 
 
+class BadNumber:
+    """A JSON number with no finite value (1e400, NaN, Infinity), kept in place by the body
+    parser so that validation refuses the one event holding it, not the whole request."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def parse_float(text: str) -> float | BadNumber:
+    """`json.loads(parse_float=…)`: a float, or BadNumber when it overflows to infinity."""
+    value = float(text)
+    return value if math.isfinite(value) else BadNumber(text)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 date and time; without an offset it is taken as UTC. None if unreadable."""
+    """An ISO 8601 date and time; without an offset it is taken as UTC. None if unreadable,
+    or outside the bounds every store reads back (years 1900-2999, offsets within ±15:59)."""
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    offset = parsed.utcoffset()
+    if offset is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    elif abs(offset) > MAX_UTC_OFFSET:
+        return None
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        return None
+    return parsed
+
+
+TIMESTAMP_RULE = (
+    f"Expected an ISO 8601 date and time between the years {EARLIEST_YEAR} and {LATEST_YEAR}, "
+    "with an offset within ±15:59, e.g. 2026-11-28T12:00:00Z."
+)
+
+
+def find_unstorable(payload: Any) -> FieldError | None:
+    """The first part of a parsed body no store can keep: nesting over MAX_JSON_DEPTH, a
+    number with no finite value, or a key or text with NUL (PostgreSQL) or a lone surrogate
+    (not Unicode). Iterative, so no depth of input makes it recurse."""
+    stack: list[tuple[Any, str, int]] = [(payload, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return FieldError(path, "too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels.")
+        if isinstance(node, str):
+            problem = _text_problem(node)
+            if problem:
+                return FieldError(path, "invalid_character", problem)
+        elif isinstance(node, BadNumber):
+            return FieldError(path, "invalid_number", f"{node.text} is not a finite number JSON can store.")
+        elif isinstance(node, float) and not math.isfinite(node):
+            return FieldError(path, "invalid_number", f"{node} is not a finite number JSON can store.")
+        elif isinstance(node, dict):
+            children = [(child, f"{path}.{key}" if path else str(key)) for key, child in node.items()]
+            for key, (_, child_path) in zip(node, children, strict=True):
+                problem = _text_problem(key) if isinstance(key, str) else ""
+                if problem:
+                    return FieldError(_printable(child_path), "invalid_character", problem)
+            stack.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in reversed(list(enumerate(node))))
+    return None
+
+
+def _encode(payload: Any) -> bytes | None:
+    """The event as compact UTF-8 JSON (how its size is measured), None if it cannot be."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
+        return None
+
+
+def _text_problem(text: str) -> str:
+    if "\x00" in text:
+        return "Text may not contain the NUL character (\\u0000)."
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return "Text must be valid Unicode."
+    return ""
+
+
+def _printable(path: str) -> str:
+    # An error names the field, but a lone surrogate cannot be sent back in a JSON answer.
+    return path.encode("utf-8", "backslashreplace").decode() if not path.isascii() and _is_not_unicode(path) else path
 
 
 @cache
@@ -146,20 +240,17 @@ def validate_event(
     if not isinstance(payload, dict):
         errors.add("", "not_an_object", "An event must be a JSON object.")
         return errors.items
-    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    try:
-        size = len(encoded.encode())
-    except UnicodeEncodeError:  # A lone surrogate (JSON "\\ud800"): not text a database can store.
-        errors.add(_text_path(payload, _is_not_unicode), "invalid_character", "Text must be valid Unicode.")
-        return errors.items
-    if size > MAX_EVENT_BYTES:
+    encoded = _encode(payload)
+    # The walk only when the encoding hints at a problem (it could not be made, it escapes a
+    # NUL, or it has enough brackets to nest too deep): most events cost one json.dumps.
+    if encoded is None or b"\\u0000" in encoded or encoded.count(b"[") + encoded.count(b"{") > MAX_JSON_DEPTH:
+        unstorable = find_unstorable(payload)
+        if unstorable is not None:
+            errors.items.append(unstorable)
+            return errors.items
+        encoded = encoded or json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) > MAX_EVENT_BYTES:
         errors.add("", "too_large", f"An event may be at most {MAX_EVENT_BYTES // 1024} KB of JSON.")
-        return errors.items
-    # PostgreSQL cannot store NUL in text or jsonb: refuse it here rather than fail at INSERT.
-    # (The JSON escape is only a hint: a text that spells out a backslash and u0000 is fine.)
-    nul_at = _text_path(payload, _has_nul) if "\\u0000" in encoded else None
-    if nul_at is not None:
-        errors.add(nul_at, "invalid_character", "Text may not contain the NUL character (\\u0000).")
         return errors.items
     for name in payload:
         if name not in EVENT_FIELDS:
@@ -172,9 +263,7 @@ def validate_event(
     if payload.get("timestamp") is not None:
         timestamp = parse_timestamp(payload["timestamp"])
         if timestamp is None:
-            errors.add(
-                "timestamp", "invalid_datetime", "Expected an ISO 8601 date and time, e.g. 2026-11-28T12:00:00Z."
-            )
+            errors.add("timestamp", "invalid_datetime", TIMESTAMP_RULE)
     contact = validate_contact(payload.get("contact"), errors)
     attributes = payload.get("attributes", {})
     if attributes is None:
@@ -207,31 +296,12 @@ def validate_event(
     )
 
 
-def _has_nul(text: str) -> bool:
-    return "\x00" in text
-
-
 def _is_not_unicode(text: str) -> bool:
     try:
         text.encode()
     except UnicodeEncodeError:
         return True
     return False
-
-
-def _text_path(value: Any, bad: Callable[[str], bool], path: str = "") -> str | None:
-    """The dotted path of the first key or text for which `bad` holds, None if none."""
-    if isinstance(value, str):
-        return path if bad(value) else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in items:
-        child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and bad(key):
-            return child_path
-        found = _text_path(child, bad, child_path)
-        if found is not None:
-            return found
-    return None
 
 
 def _check_trigger(

@@ -37,6 +37,7 @@ class Names:
     triggers: dict[str, str] = field(default_factory=dict)
     content: dict[str, str] = field(default_factory=dict)
     content_ready: dict[str, bool] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -10,11 +10,15 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.utils.dateparse import parse_datetime
 
 from triggers.models import Trigger
 
 from ..conditions import MAX_CONDITIONS, NO_VALUE, OPERATORS, condition_problems
-from ..models import JourneyType, RepeatPolicy
+from ..definition import TIME_OF_DAY
+from ..durations import DurationError, parse_wait
+from ..models import JourneyType, RepeatPolicy, Segment, SegmentMode
 from ..spec import StepSpec
 from ..steps import kind_of
 from .fields import (
@@ -42,6 +46,24 @@ __all__ = [
 ]
 
 
+def segments_with_counts() -> Any:
+    """Segments, each with its member count (one grouped query), for the pickers."""
+    return Segment.objects.annotate(member_total=Count("memberships")).order_by("name")
+
+
+class SegmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Segment) -> str:
+        count = getattr(obj, "member_total", None)
+        if count is None:
+            return obj.name
+        return f"{obj.name} ({count} member{'' if count == 1 else 's'})"
+
+
+class SegmentsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Segment) -> str:
+        return SegmentChoiceField.label_from_instance(self, obj)  # type: ignore[arg-type]
+
+
 # --- Create -----------------------------------------------------------------------------
 
 
@@ -54,7 +76,7 @@ class CreateJourneyForm(forms.Form):
     type = forms.ChoiceField(
         choices=[
             (JourneyType.TRIGGER, "Trigger-based: respond to a customer action"),
-            (JourneyType.SEGMENT, "Segment-based: reach an audience (coming)"),
+            (JourneyType.SEGMENT, "Segment-based: reach an audience"),
         ],
         initial=JourneyType.TRIGGER,
         widget=forms.RadioSelect,
@@ -66,16 +88,19 @@ class CreateJourneyForm(forms.Form):
         help_text="Only triggers that are Ready to use can start a journey.",
         required=False,
     )
+    segment = SegmentChoiceField(
+        queryset=Segment.objects.none(),
+        label="Segment",
+        help_text="Its members enter the journey (segment-based journeys).",
+        required=False,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["start_trigger"].queryset = ready_triggers()
         self.fields["start_trigger"].empty_label = "Choose a trigger"
-
-    def clean_type(self) -> str:
-        if self.cleaned_data["type"] == JourneyType.SEGMENT:
-            raise ValidationError("Segment-based journeys are coming; choose Trigger-based for now.")
-        return self.cleaned_data["type"]
+        self.fields["segment"].queryset = segments_with_counts()
+        self.fields["segment"].empty_label = "Choose a segment"
 
     def clean(self) -> dict:
         data = super().clean()
@@ -85,6 +110,8 @@ class CreateJourneyForm(forms.Form):
             and "start_trigger" not in self.errors
         ):
             self.add_error("start_trigger", "Choose the trigger that starts the journey.")
+        if data.get("type") == JourneyType.SEGMENT and not data.get("segment") and "segment" not in self.errors:
+            self.add_error("segment", "Choose the segment whose members enter the journey.")
         return data
 
 
@@ -232,9 +259,45 @@ class SettingsForm(forms.Form):
         label="Exit triggers",
         help_text="People leave the journey the moment one of these happens.",
     )
+    # Segment-based start (issue 14).
+    segment = SegmentChoiceField(queryset=Segment.objects.none(), required=False, label="Segment")
+    segment_mode = forms.ChoiceField(
+        choices=SegmentMode.choices, required=False, label="Who enters", widget=forms.RadioSelect
+    )
+    segment_every = forms.CharField(
+        required=False, label="Every", help_text="Recurring: e.g. 1d or 7d (whole days keep local time)."
+    )
+    segment_at = forms.CharField(required=False, label="At", help_text="Recurring: time of day, e.g. 09:00.")
+    # Entry controls, for every journey.
+    exclude_segments = SegmentsField(
+        queryset=Segment.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Never enter",
+        help_text="Members of these segments never enter the journey.",
+    )
+    entry_starts_at = forms.CharField(
+        required=False, label="Entries from", help_text="e.g. 2026-12-01T00:00:00+01:00; empty: from publishing."
+    )
+    entry_ends_at = forms.CharField(required=False, label="Entries until", help_text="Empty: no end.")
+    entry_per_hour = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="At most this many entries per hour",
+        help_text="Over the limit people are held and enter later, in order.",
+    )
 
-    def __init__(self, *args: Any, chosen: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, chosen: list[str] | None = None, journey_type: str = JourneyType.TRIGGER, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.journey_type = journey_type
+        self.fields["segment"].queryset = segments_with_counts()
+        self.fields["exclude_segments"].queryset = segments_with_counts()
+        if journey_type == JourneyType.SEGMENT:
+            self.fields["start_trigger"].required = False
+            self.fields["segment"].required = True
+            self.fields["segment_mode"].required = True
         chosen = chosen or []
         self.fields["start_trigger"].queryset = ready_triggers(*chosen)
         self.fields["goal_trigger"].queryset = ready_triggers(*chosen)
@@ -252,6 +315,25 @@ class SettingsForm(forms.Form):
             self.add_error("goal_target_percent", "Set the share of people needed for the goal (0 to 100).")
         if data.get("goal_target_percent") is not None and not data.get("goal_trigger"):
             self.add_error("goal_trigger", "Choose the goal trigger the percentage is about.")
+        for name in ("entry_starts_at", "entry_ends_at"):
+            raw = (data.get(name) or "").strip()
+            when = parse_datetime(raw) if raw else None
+            if raw and (when is None or when.tzinfo is None):
+                self.add_error(name, "Enter a date and time with its offset, e.g. 2026-12-24T09:00:00+01:00.")
+            data[name] = when
+        every = (data.get("segment_every") or "").strip()
+        data["segment_every"] = None
+        if every:
+            try:
+                data["segment_every"] = parse_wait(every)
+            except DurationError as error:
+                self.add_error("segment_every", str(error))
+        if data.get("segment_mode") == SegmentMode.RECURRING and not every and "segment_every" not in self.errors:
+            self.add_error("segment_every", "Say how often the members enter, e.g. 1d.")
+        at = (data.get("segment_at") or "").strip()
+        if at and not TIME_OF_DAY.match(at):
+            self.add_error("segment_at", "Enter a time of day such as 09:00.")
+        data["segment_at"] = at or None
         return data
 
 
@@ -298,7 +380,7 @@ class StepForm(forms.Form):
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
-        if self.conditions is not None:
+        if self.conditions is not None and self.step_kind.uses_conditions(self):
             valid = self.conditions.is_valid() and valid
         return valid
 

@@ -24,9 +24,17 @@ from django.utils.text import slugify
 from content.models import Content
 from triggers.models import Trigger
 
-from ..bundles import catalogue_from_database, export_bundle, import_bundle, version_to_spec, write_version
+from ..bundles import (
+    catalogue_from_database,
+    export_bundle,
+    import_bundle,
+    load_bundle_text,
+    version_to_spec,
+    write_version,
+)
 from ..definition import BundleError, JourneySpec
-from ..models import Journey, JourneyStatus, JourneyVersion, Participant, VersionState
+from ..durations import format_duration
+from ..models import Journey, JourneyStatus, JourneyVersion, Participant, Segment, SegmentEntry, VersionState
 from ..publishing import (
     LifecycleError,
     PublishError,
@@ -97,6 +105,7 @@ def names() -> Names:
         triggers=dict(Trigger.objects.values_list("key", "name")),
         content={key: name for key, name, _ in contents},
         content_ready={key: status == "ready" for key, _, status in contents},
+        segments=dict(Segment.objects.values_list("key", "name")),
     )
 
 
@@ -218,7 +227,10 @@ class JourneyDesigner:
             journey = Journey.objects.create(key=key, name=data["name"], type=data["type"])
             draft = open_draft(journey)
             spec = version_to_spec(draft)
-            spec.start_trigger = data["start_trigger"].key
+            if data["type"] == "segment":
+                spec.segment = data["segment"].key
+            else:
+                spec.start_trigger = data["start_trigger"].key
             write_version(draft, spec)
         return journey
 
@@ -257,6 +269,8 @@ class JourneyDesigner:
             .select_related("contact", "current_step")
             .order_by("-entered_at")[:10],
             participants_url=reverse("admin:journeys_participant_changelist") + f"?journey__id__exact={journey.pk}",
+            # Segment-based: the passes of members into the journey, with their progress.
+            segment_entries=SegmentEntry.objects.filter(version__journey=journey).order_by("-occurrence")[:5],
             statuses=JourneyStatus,
         )
         return TemplateResponse(request, T + "canvas.html", context)
@@ -278,7 +292,11 @@ class JourneyDesigner:
         return found
 
     def _start_summary(self, spec: JourneySpec, lookup: Names) -> dict:
+        segment = Segment.objects.filter(key=spec.segment).first() if spec.segment else None
         return {
+            "segment": segment,
+            "segment_mode": spec.segment_mode,
+            "excluded": spec.exclude_segments,
             "trigger": lookup.triggers.get(spec.start_trigger or "", "(no trigger chosen)"),
             "conditions": [describe_condition(c) for c in spec.start_conditions],
             "goal": (
@@ -310,8 +328,18 @@ class JourneyDesigner:
             data = form.cleaned_data
 
             def change(s: JourneySpec) -> None:
-                s.start_trigger = data["start_trigger"].key
-                s.start_conditions = formset.conditions()
+                if journey.type == "segment":
+                    s.segment = data["segment"].key
+                    s.segment_mode = data["segment_mode"]
+                    recurring = s.segment_mode == "recurring"
+                    s.segment_every = data["segment_every"] if recurring else None
+                    s.segment_at = data["segment_at"] if recurring else None
+                else:
+                    s.start_trigger = data["start_trigger"].key
+                s.exclude_segments = sorted(seg.key for seg in data["exclude_segments"])
+                s.entry_starts_at, s.entry_ends_at = data["entry_starts_at"], data["entry_ends_at"]
+                s.entry_per_hour = data["entry_per_hour"]
+                s.start_conditions = formset.conditions() if journey.type != "segment" else []
                 s.repeat = data["repeat"]
                 s.time_zone = data["time_zone"]
                 s.goal_trigger = data["goal_trigger"].key if data["goal_trigger"] else None
@@ -359,12 +387,24 @@ class JourneyDesigner:
             "goal_trigger": Trigger.objects.filter(key=spec.goal_trigger).first() if spec.goal_trigger else None,
             "goal_target_percent": spec.goal_target_percent,
             "exit_triggers": list(Trigger.objects.filter(key__in=spec.exit_triggers)),
+            "segment": Segment.objects.filter(key=spec.segment).first() if spec.segment else None,
+            "segment_mode": spec.segment_mode,
+            "segment_every": format_duration(spec.segment_every) if spec.segment_every else "",
+            "segment_at": spec.segment_at or "",
+            "exclude_segments": list(Segment.objects.filter(key__in=spec.exclude_segments)),
+            "entry_starts_at": spec.entry_starts_at.isoformat() if spec.entry_starts_at else "",
+            "entry_ends_at": spec.entry_ends_at.isoformat() if spec.entry_ends_at else "",
+            "entry_per_hour": spec.entry_per_hour,
         }
         redraw = _redrawing(request)
         data = request.POST if request.method == "POST" and not redraw else None
         if redraw:
-            initial = {**dict(request.POST.items()), "exit_triggers": request.POST.getlist("exit_triggers")}
-        form = SettingsForm(data, initial=initial, chosen=chosen)
+            initial = {
+                **dict(request.POST.items()),
+                "exit_triggers": request.POST.getlist("exit_triggers"),
+                "exclude_segments": request.POST.getlist("exclude_segments"),
+            }
+        form = SettingsForm(data, initial=initial, chosen=chosen, journey_type=journey.type)
         trigger = _start_trigger_chosen(form, request.POST.get("start_trigger") if request.method == "POST" else None)
         key = trigger.key if trigger else spec.start_trigger
         schema = schema_of(key)
@@ -676,17 +716,12 @@ class JourneyDesigner:
             upload = form.cleaned_data.get("file")
             raw = upload.read().decode("utf-8", "replace") if upload else form.cleaned_data["text"]
             try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as error:
-                form.add_error(None, f"The bundle is not JSON: {error.msg} (line {error.lineno}).")
+                report = import_bundle(load_bundle_text(raw))
+            except BundleError as error:
+                problems = error.errors
             else:
-                try:
-                    report = import_bundle(data)
-                except BundleError as error:
-                    problems = error.errors
-                else:
-                    messages.success(request, "Imported: " + "; ".join(report.lines or ["nothing to change"]) + ".")
-                    return redirect(reverse("admin:journeys_journey_changelist"))
+                messages.success(request, "Imported: " + "; ".join(report.lines or ["nothing to change"]) + ".")
+                return redirect(reverse("admin:journeys_journey_changelist"))
         context = self._context(request, None, "Import journeys", form=form, problems=problems)
         return TemplateResponse(request, T + "import.html", context)
 

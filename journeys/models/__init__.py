@@ -1,4 +1,4 @@
-from .contacts import Consent, ConsentStatus, Contact, Segment
+from .contacts import Consent, ConsentChange, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
 from .deliveries import (
     BlockReason,
     Delivery,
@@ -7,6 +7,8 @@ from .deliveries import (
     InteractionKind,
     SendingPolicy,
 )
+from .engine import Heartbeat
+from .entries import HeldEntry, SegmentEntry
 from .journeys import (
     MESSAGE_KINDS,
     Journey,
@@ -14,6 +16,7 @@ from .journeys import (
     JourneyType,
     JourneyVersion,
     RepeatPolicy,
+    SegmentMode,
     Step,
     StepKind,
     VersionState,
@@ -25,10 +28,13 @@ __all__ = [
     "ONCE_EVER",
     "BlockReason",
     "Consent",
+    "ConsentChange",
     "ConsentStatus",
     "Contact",
     "Delivery",
     "DeliveryStatus",
+    "Heartbeat",
+    "HeldEntry",
     "HistoryOutcome",
     "Interaction",
     "InteractionKind",
@@ -41,6 +47,10 @@ __all__ = [
     "ParticipantState",
     "RepeatPolicy",
     "Segment",
+    "SegmentEntry",
+    "SegmentKind",
+    "SegmentMembership",
+    "SegmentMode",
     "SendingPolicy",
     "Step",
     "StepKind",

@@ -54,13 +54,45 @@ class Consent(models.Model):
         return f"{self.contact} {self.channel}: {self.status}"
 
 
+class ConsentChange(models.Model):
+    """Every consent change, appended by journeys.consent.set_consent and never edited: the
+    history the admin shows beside a contact's current consent."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=15, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=100)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["contact", "at"], name="consent_change_contact_at")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} {self.channel}: {self.status} ({self.source})"
+
+
+class SegmentKind(models.TextChoices):
+    CONDITIONS = "conditions", "By conditions"
+    STATIC = "static", "A fixed list of contacts"
+
+
 class Segment(models.Model):
-    """A named audience: contacts whose attributes meet all its conditions."""
+    """A named audience: contacts whose fields and attributes meet all its conditions
+    (`contact.email`, `contact.attributes.tier`), or a fixed list of contacts (static).
+
+    Who is in it is kept in `SegmentMembership`, incrementally: a contact that changes is
+    evaluated against the segments (journeys.segments), never everyone against a segment,
+    except once when a segment is new or its conditions change (`rebuild_segment`).
+    """
 
     key = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=12, choices=SegmentKind.choices, default=SegmentKind.CONDITIONS)
     conditions = models.JSONField(default=list, blank=True)
+    # Set when the membership table reflects the conditions; None while a rebuild runs.
+    built_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,3 +101,26 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_static(self) -> bool:
+        return self.kind == SegmentKind.STATIC
+
+
+class SegmentMembership(models.Model):
+    """A contact in a segment, since `joined_at`. Leaving deletes the row."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "contact"], name="segment_membership_unique"),
+        ]
+        # (segment, contact) serves the entry batches (members in contact order); the
+        # contact index serves "which segments is this contact in" on every change.
+        indexes = [models.Index(fields=["contact"], name="membership_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.segment}"

@@ -21,6 +21,9 @@ class DeliveryStatus(models.TextChoices):
     BOUNCED = "bounced", "Bounced"
     BLOCKED = "blocked", "Blocked"
     FAILED = "failed", "Failed"
+    # A worker stopped during the send (SIGKILL, OOM, power): the provider may or may not have
+    # it. With DELIVERY_GUARANTEE=at-most-once it is recorded so and never sent again.
+    UNKNOWN = "unknown", "Unknown (a worker stopped during the send)"
 
 
 class BlockReason(models.TextChoices):
@@ -51,6 +54,9 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # When to try again: after a transient provider error, or when quiet hours end.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set just before a send goes to the provider, cleared by its outcome: still set once the
+    # lease (next_attempt_at) has passed means the sender died and the outcome is unknown.
+    sending_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -47,6 +47,12 @@ class RepeatPolicy(models.TextChoices):
     IMMEDIATELY = "immediately", "A new instance for every event"
 
 
+class SegmentMode(models.TextChoices):
+    ONE_TIME = "one_time", "Once, the members at publish"
+    DYNAMIC = "dynamic", "The members at publish, and whoever joins later"
+    RECURRING = "recurring", "The members at each occurrence"
+
+
 class VersionState(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
@@ -75,6 +81,15 @@ class JourneyVersion(models.Model):
         default=timedelta(days=3), help_text="How long after leaving a goal event still counts."
     )
     exit_triggers = models.ManyToManyField(Trigger, blank=True, related_name="+")
+    # Segment-based journeys (journeys.segment_entry): how members enter.
+    segment_mode = models.CharField(max_length=10, choices=SegmentMode.choices, default=SegmentMode.ONE_TIME)
+    segment_every = models.DurationField(null=True, blank=True, help_text="Recurring: time between occurrences.")
+    segment_at = models.TimeField(null=True, blank=True, help_text="Recurring: time of day, in the journey's zone.")
+    # Entry controls, for every journey (journeys.entry).
+    exclude_segments = models.ManyToManyField(Segment, blank=True, related_name="+")
+    entry_starts_at = models.DateTimeField(null=True, blank=True)
+    entry_ends_at = models.DateTimeField(null=True, blank=True)
+    entry_per_hour = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
     replaced_at = models.DateTimeField(null=True, blank=True)
@@ -130,6 +145,8 @@ class Step(models.Model):
     duration = models.DurationField(null=True, blank=True, help_text="Wait time, or the wait-for time limit.")
     until = models.DateTimeField(null=True, blank=True)
     trigger = models.ForeignKey(Trigger, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # wait_for: joining this segment is the Yes path (instead of a trigger).
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     of_step = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="interaction_waits"
     )
@@ -152,7 +169,8 @@ class Step(models.Model):
                 name="step_wait_has_duration_or_until",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="wait_for") | Q(trigger__isnull=False, duration__isnull=False),
+                condition=~Q(kind="wait_for")
+                | (Q(trigger__isnull=False) | Q(segment__isnull=False)) & Q(duration__isnull=False),
                 name="step_wait_for_has_trigger_and_limit",
             ),
         ]

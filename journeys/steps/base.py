@@ -7,7 +7,7 @@ kind a step is: it asks the step's kind.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,6 +63,7 @@ class References:
     triggers: Mapping[str, Any]
     contents: Mapping[str, Any]
     steps: Mapping[str, Any]  # the version's steps created so far, by key
+    segments: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Kind:
@@ -131,6 +132,10 @@ class Kind:
 
     def clean_form(self, form: "forms.Form", data: dict[str, Any]) -> None:
         """Check the fields together; add errors on the form, cleaned values in `data`."""
+
+    def uses_conditions(self, form: "forms.Form") -> bool:
+        """Whether the form's condition rows (`form.conditions`) count, as posted."""
+        return True
 
     def form_to_spec(self, form: "forms.Form", spec: StepSpec) -> None:
         """Copy the cleaned form into the spec."""

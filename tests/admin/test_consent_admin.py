@@ -31,6 +31,12 @@ def opted_out_by_text(ana) -> Consent:
 
 
 @pytest.fixture
+def subscribed_to_texts(ana) -> Consent:
+    """Ana ticked "texts welcome" on the shop's sign-up form a month ago."""
+    return consent_module.set_consent(ana, "text", "subscribed", source="api: sign-up form", at=EARLIER)
+
+
+@pytest.fixture
 def as_marketer(client, marketer):
     client.force_login(marketer)
     return client
@@ -57,6 +63,9 @@ def contact_post(contact: Contact, rows: list[dict], initial: int) -> dict:
         "consents-INITIAL_FORMS": str(initial),
         "consents-MIN_NUM_FORMS": "0",
         "consents-MAX_NUM_FORMS": "1000",
+        # The consent history below them: read-only, nothing posted.
+        "consent_changes-TOTAL_FORMS": "0",
+        "consent_changes-INITIAL_FORMS": "0",
         "_save": "Save",
     }
     for i, row in enumerate(rows):
@@ -72,19 +81,19 @@ def consents_of(contact: Contact) -> list[tuple]:
 # --- The Consent pages -------------------------------------------------------------------------
 
 
-def test_changing_a_consent_goes_through_set_consent_with_source_admin(as_marketer, marketer, opted_out_by_text):
-    url = reverse("admin:journeys_consent_change", args=[opted_out_by_text.pk])
+def test_changing_a_consent_goes_through_set_consent_with_source_admin(as_marketer, marketer, subscribed_to_texts):
+    url = reverse("admin:journeys_consent_change", args=[subscribed_to_texts.pk])
 
     with spy_set_consent() as writer, time_machine.travel(NOW, tick=False):
         # A hand-typed source and time, or another channel, are not taken from the form.
         response = as_marketer.post(
-            url, {"status": "subscribed", "source": "typed by hand", "channel": "email", "changed_at_0": "2020-01-01"}
+            url, {"status": "unsubscribed", "source": "typed by hand", "channel": "email", "changed_at_0": "2020-01-01"}
         )
 
     assert response.status_code == 302
-    writer.assert_called_once_with(opted_out_by_text.contact, "text", "subscribed", source="admin")
-    assert consents_of(opted_out_by_text.contact) == [("text", "subscribed", "admin", NOW)]
-    entry = LogEntry.objects.get(object_id=str(opted_out_by_text.pk), content_type__model="consent")
+    writer.assert_called_once_with(subscribed_to_texts.contact, "text", "unsubscribed", source="admin")
+    assert consents_of(subscribed_to_texts.contact) == [("text", "unsubscribed", "admin", NOW)]
+    entry = LogEntry.objects.get(object_id=str(subscribed_to_texts.pk), content_type__model="consent")
     assert (entry.user, entry.action_flag, entry.get_change_message()) == (marketer, CHANGE, "Changed Status.")
 
 
@@ -169,10 +178,10 @@ def test_an_analyst_reads_consents_and_changes_none(client, analyst, opted_out_b
 # --- The consent rows on a contact's page ---------------------------------------------------------
 
 
-def test_the_contact_page_changes_and_adds_consent_through_set_consent(as_marketer, marketer, opted_out_by_text):
-    ana = opted_out_by_text.contact
+def test_the_contact_page_changes_and_adds_consent_through_set_consent(as_marketer, marketer, subscribed_to_texts):
+    ana = subscribed_to_texts.contact
     rows = [
-        {"id": str(opted_out_by_text.pk), "channel": "text", "status": "subscribed"},
+        {"id": str(subscribed_to_texts.pk), "channel": "text", "status": "unsubscribed"},
         {"id": "", "channel": "email", "status": "unsubscribed"},
     ]
 
@@ -182,14 +191,14 @@ def test_the_contact_page_changes_and_adds_consent_through_set_consent(as_market
     assert response.status_code == 302, response.content.decode()[:2000]
     assert sorted(c.args for c in writer.call_args_list) == [
         (ana, "email", "unsubscribed"),
-        (ana, "text", "subscribed"),
+        (ana, "text", "unsubscribed"),
     ]
     assert {c.kwargs["source"] for c in writer.call_args_list} == {"admin"}
-    assert consents_of(ana) == [("email", "unsubscribed", "admin", NOW), ("text", "subscribed", "admin", NOW)]
+    assert consents_of(ana) == [("email", "unsubscribed", "admin", NOW), ("text", "unsubscribed", "admin", NOW)]
     entry = LogEntry.objects.get(object_id=str(ana.pk), content_type__model="contact")
     assert entry.user == marketer
     assert entry.get_change_message() == (
-        "Added consent “ana email: unsubscribed”. Changed Status for consent “ana text: subscribed”."
+        "Added consent “ana email: unsubscribed”. Changed Status for consent “ana text: unsubscribed”."
     )
 
 

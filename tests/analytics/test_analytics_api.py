@@ -136,16 +136,20 @@ def test_keys_without_the_read_scope_and_revoked_keys_are_refused(live_server, s
     assert get(live_server, PATH, None)[0] == 401
     assert get(live_server, PATH, "not-a-key")[0] == 401
     status, body = get(live_server, PATH, writer)
-    assert (status, body["detail"]) == (403, "This API key lacks the 'read' scope.")
+    assert (status, body["code"], body["message"]) == (403, "permission_denied", "This API key lacks the 'read' scope.")
     status, body = get(live_server, PATH, old)
-    assert status == 401 and "revoked" in body["detail"]
+    assert status == 401 and "revoked" in body["message"]
 
 
 def test_bad_parameters_and_unknown_journeys_are_answered_with_the_reason(live_server, scenario):
     _, key = create_api_key("Reporting", scope="read")
 
     status, body = get(live_server, PATH, key, {"period": "custom", "since": "2026-11-20", "until": "2026-11-01"})
-    assert (status, body) == (400, {"until": ["The last day must not be before the first day."]})
+    assert (status, body["code"], body["errors"]) == (
+        400,
+        "invalid_parameters",
+        [{"field": "until", "code": "invalid", "message": "The last day must not be before the first day."}],
+    )
     status, body = get(live_server, PATH, key, {"version": "7"})
-    assert status == 400 and list(body) == ["version"]
+    assert status == 400 and [error["field"] for error in body["errors"]] == ["version"]
     assert get(live_server, "/api/v1/journeys/nope/analytics", key)[0] == 404

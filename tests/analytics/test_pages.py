@@ -104,6 +104,16 @@ def test_the_dashboard_shows_each_journeys_figures_from_the_tables(client, analy
     assert 'class="progress"' in html and 'style="left: 50.0%"' in html  # the 50 % target marker
 
 
+def test_the_dashboard_sums_the_figures_per_journey_type(client, analyst, scenario):
+    client.force_login(analyst)
+    html = client.get(reverse("analytics:dashboard")).content.decode()
+
+    assert figure(html, 'data-journey="abandoned-cart"', "type") == "Trigger-based"
+    assert figure(html, 'data-type="trigger"', "entered") == "9"
+    assert figure(html, 'data-type="trigger"', "active") == "3"
+    assert figure(html, 'data-type="segment"', "entered") == "0"
+
+
 def test_the_dashboard_period_changes_who_is_counted(client, analyst, scenario):
     client.force_login(analyst)
 

@@ -33,13 +33,13 @@ def errors_of(response) -> str:
 # --- Create ---------------------------------------------------------------------------------
 
 
-def test_create_needs_a_start_trigger_and_refuses_segment_journeys(client, marketer, catalogue):
+def test_create_needs_a_start_trigger_or_a_segment(client, marketer, catalogue):
     client.force_login(marketer)
 
     page = errors_of(client.post(url("add"), {"name": "Welcome", "type": "trigger", "start_trigger": ""}))
     assert "Choose the trigger that starts the journey." in page
     page = errors_of(client.post(url("add"), {"name": "Welcome", "type": "segment"}))
-    assert "Segment-based journeys are coming; choose Trigger-based for now." in page
+    assert "Choose the segment whose members enter the journey." in page
     assert not Journey.objects.exists()
 
 

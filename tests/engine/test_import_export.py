@@ -135,3 +135,28 @@ def test_content_imported_as_ready_passes_the_checks_of_ready_to_send(db):
 
     assert "content[0].html: cannot be Ready to send: An HTML body is required." in caught.value.errors
     assert not Content.objects.filter(key="bare").exists()
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_a_bundle_nested_thousands_deep_is_an_error_not_a_crash(db, tmp_path, capsys, depth):
+    path = tmp_path / "deep.json"
+    path.write_text('{"journeys": ' + "[" * depth + "]" * depth + "}")
+
+    with pytest.raises(CommandError, match="1 error"):
+        call_command("import_journeys", str(path))
+
+    assert "nests deeper than 200 levels" in capsys.readouterr().err
+    assert not Journey.objects.exists()
+
+
+def test_the_import_page_refuses_a_bundle_nested_thousands_deep(client, marketer):
+    from django.urls import reverse
+
+    client.force_login(marketer)
+    deep = '{"journeys": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    response = client.post(reverse("admin:journeys_journey_import"), {"text": deep})
+
+    assert response.status_code == 200
+    assert "nests deeper than 200 levels" in response.content.decode()
+    assert not Journey.objects.exists()

@@ -20,7 +20,11 @@ READ_ONLY = {
     ("journeys", "delivery"),
     ("journeys", "interaction"),
     ("content", "content"),
+    # Changed through the designer only (Edit -> draft -> Publish).
+    ("journeys", "journeyversion"),
+    ("journeys", "step"),
 }
+ONE_ROW = {("content", "brand")}  # edited, never added: the migration creates it
 
 
 def _changelist(app_label: str, model_name: str) -> str:
@@ -33,7 +37,7 @@ def demo(db):
 
 
 def test_every_product_model_is_in_the_admin():
-    assert len(MODELS) == 19
+    assert len(MODELS) == 20
 
 
 @pytest.mark.parametrize(("app_label", "model_name"), MODELS)
@@ -43,7 +47,7 @@ def test_a_marketer_opens_every_list_page(client, marketer, app_label, model_nam
     assert client.get(_changelist(app_label, model_name)).status_code == 200
 
 
-@pytest.mark.parametrize(("app_label", "model_name"), sorted(set(MODELS) - READ_ONLY))
+@pytest.mark.parametrize(("app_label", "model_name"), sorted(set(MODELS) - READ_ONLY - ONE_ROW))
 def test_a_marketer_opens_every_add_page(client, marketer, app_label, model_name):
     client.force_login(marketer)
 

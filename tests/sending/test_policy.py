@@ -54,7 +54,7 @@ def test_an_unsubscribed_contact_still_gets_transactional_messages(contact, emai
 
 def test_subscribing_again_lifts_the_block(contact, email):
     unsubscribe(contact, "email", source="unsubscribe link")
-    subscribe(contact, "email", source="admin")
+    subscribe(contact, "email", source="api: sign-up form")  # the contact opts in again
 
     assert _decide(contact, email) == Decision("send")
 

@@ -2,6 +2,7 @@
 webhook for text and push."""
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -22,13 +23,15 @@ def _sent(make_delivery, content, provider_id="prov-1"):
     return Delivery.objects.get(pk=delivery.pk)
 
 
-def _post(client, payload, *, signature=None):
-    body = json.dumps(payload).encode()
+def _post(client, payload, *, signature=None, raw: bytes | None = None, sent_at: int | None = None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    timestamp = int(time.time()) if sent_at is None else sent_at
     return client.post(
         WEBHOOK,
         data=body,
         content_type="application/json",
-        HTTP_X_JOURNEYS_SIGNATURE=signature if signature is not None else sign_body(body),
+        HTTP_X_JOURNEYS_SIGNATURE=signature if signature is not None else sign_body(body, timestamp),
+        HTTP_X_JOURNEYS_TIMESTAMP=str(timestamp),
     )
 
 
@@ -72,14 +75,16 @@ def test_an_undelivered_text_is_failed_with_the_providers_reason(make_delivery, 
     assert INTERNAL.count() == 0
 
 
-@pytest.mark.parametrize("signature", ["", "sha256=0000", sign_body(b"{}", "another-secret")])
+@pytest.mark.parametrize("signature", ["", "sha256=0000", sign_body(b"{}", 0, "another-secret")])
 def test_a_callback_with_a_wrong_signature_is_refused_and_changes_nothing(make_delivery, text, client, signature):
     delivery = _sent(make_delivery, text, "SM1")
 
     response = _post(client, {"message_id": "SM1", "event": "delivered"}, signature=signature)
 
     assert response.status_code == 403
-    assert response.json() == {"X-Journeys-Signature": ["Missing or wrong signature."]}
+    assert response.json() == {
+        "X-Journeys-Signature": ["Missing or wrong signature, or a timestamp older than 5 minutes."]
+    }
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
     assert INTERNAL.count() == 0
 
@@ -144,3 +149,38 @@ def test_an_esp_event_for_an_unknown_message_changes_nothing(make_delivery, emai
 
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
     assert INTERNAL.count() == 0
+
+
+@pytest.mark.parametrize("age", [301, -301, 86_400])
+def test_a_captured_callback_cannot_be_replayed_later(make_delivery, text, client, age):
+    delivery = _sent(make_delivery, text, "SM1")
+
+    response = _post(client, {"message_id": "SM1", "event": "delivered"}, sent_at=int(time.time()) - age)
+
+    assert response.status_code == 403
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"delivery_id": Infinity, "event": "delivered"}', "delivery_id"),
+        (b'{"delivery_id": 1e400, "event": "delivered"}', "delivery_id"),
+        (b'{"delivery_id": 99999999999999999999999, "event": "delivered"}', "delivery_id"),
+        (b'{"delivery_id": "-1", "event": "delivered"}', "delivery_id"),
+        (b'{"message_id": "SM1\\u0000", "event": "delivered"}', "message_id"),
+        (b'{"message_id": "SM1", "event": "failed", "reason": "\\ud800"}', "reason"),
+    ],
+)
+def test_a_signed_callback_with_hostile_values_is_a_400_naming_the_field(make_delivery, text, client, raw, field):
+    delivery = _sent(make_delivery, text, "SM1")
+
+    response = _post(client, None, raw=raw)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field]
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT
+
+
+def test_a_signed_callback_nested_thousands_deep_is_a_400(db, client):
+    assert _post(client, None, raw=b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}").status_code == 400

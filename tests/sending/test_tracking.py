@@ -1,9 +1,13 @@
 """Open pixel and tracked links: signed tokens, every interaction recorded, each trigger once."""
 
+from datetime import timedelta
+
+import time_machine
 from django.core import signing
+from django.utils import timezone
 
 from journeys.models import Delivery, DeliveryStatus, Interaction
-from journeys.tracking import CLICK_SALT, click_url, open_url, record_delivered
+from journeys.tracking import CLICK_SALT, click_url, open_url, record_delivered, unsubscribe_url
 from triggers.models import Event
 
 INTERNAL = Event.objects.filter(source="internal")  # interaction triggers, not the cart event
@@ -165,3 +169,19 @@ def test_tapping_a_push_opens_its_link_through_tracking_and_raises_push_opened_o
     assert [(e.trigger.key, e.attributes["delivery_id"]) for e in INTERNAL.all()] == [("push_opened", str(delivery.pk))]
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.CLICKED and delivery.opened_at is not None
+
+
+def test_tracking_and_unsubscribe_links_expire(make_delivery, email, client, settings):
+    delivery = _sent(make_delivery, email)
+    links = [
+        _path(open_url(delivery.pk)),
+        _path(click_url(delivery.pk, "https://shop.example.com/cart")),
+        _path(unsubscribe_url(delivery.pk, delivery.contact_id, "email")),
+    ]
+    tracking_age, unsubscribe_age = settings.TRACKING_LINK_MAX_AGE, settings.UNSUBSCRIBE_LINK_MAX_AGE
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=tracking_age + 60)):
+        assert [client.get(link).status_code for link in links] == [404, 404, 200]
+    with time_machine.travel(timezone.now() + timedelta(seconds=unsubscribe_age + 60)):
+        assert client.get(links[2]).status_code == 404
+    _assert_nothing_recorded()

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -265,3 +266,40 @@ def test_an_analyst_reads_a_trigger_screen_but_cannot_move_it_to_ready(client, a
     assert response.status_code == 200
     assert "0 in the last 24 hours, 0 in the last 30 days" in response.content.decode()
     assert Trigger.objects.get(pk=cart_trigger.pk).status == TriggerStatus.DRAFT
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "field"),
+    [
+        (100_000, 100_000_000, "rate_per_second"),
+        (100, 100_000_000, "burst"),
+        (0, 10, "rate_per_second"),
+        (100, 50, "burst"),
+    ],
+)
+def test_an_api_key_rate_and_burst_are_bounded(client, marketer, rate, burst, field):
+    from triggers.models import ApiKey
+
+    client.force_login(marketer)
+
+    response = client.post(
+        reverse("admin:triggers_apikey_add"),
+        {"name": "Greedy", "scope": "events:write", "source": "greedy", "rate_per_second": rate, "burst": burst},
+    )
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not ApiKey.objects.filter(name="Greedy").exists()
+
+
+def test_the_bounds_of_api_keys_come_from_settings(db, settings):
+    from django.core.exceptions import ValidationError
+
+    from triggers.keys import create_api_key
+
+    settings.API_KEY_MAX_RATE, settings.API_KEY_MAX_BURST = 10, 20
+    with pytest.raises(ValidationError) as refused:
+        create_api_key("Website", scope="events:write", rate_per_second=11, burst=20)
+
+    assert list(refused.value.message_dict) == ["rate_per_second"]
+    assert create_api_key("Website", scope="events:write", rate_per_second=10, burst=20)[0].burst == 20

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -71,6 +73,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
+    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
+        # Query parameters a filter refused (the read APIs): each in `errors`, by name.
+        errors = [
+            FieldError(str(name), getattr(message, "code", "invalid") or "invalid", str(message))
+            for name, messages in exc.detail.items()
+            for message in (messages if isinstance(messages, list) else [messages])
+        ]
+        return error_response(
+            response.status_code, "invalid_parameters", "Fix the parameters listed in errors.", errors
+        )
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
@@ -78,3 +90,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = "Authentication required: send your API key as 'Authorization: Bearer <key>'."
     response.data = {"code": code, "message": detail}
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The project's 404 (config.urls.handler404): JSON in the API's shape under /api/, the
+    admin's page elsewhere. A path no route matches is still an API answer for an API client."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": "No such resource."}, status=404)
+    return page_not_found(request, exception)

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.request import Request
 
-from triggers.validation import MAX_REQUEST_BYTES
+from triggers.validation import MAX_JSON_DEPTH, MAX_REQUEST_BYTES, BadNumber, parse_float
 
 from .errors import ApiError
 
@@ -44,18 +44,20 @@ def read_json_object(request: Request, max_bytes: int = MAX_REQUEST_BYTES) -> di
     if request.META.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
         raw = _gunzip(raw, max_bytes, limit)
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
+        # A number with no finite value (1e400, NaN, Infinity) is kept as a BadNumber for
+        # validation to refuse in its own event: one bad event never fails a whole batch.
+        body = json.loads(raw, parse_float=parse_float, parse_constant=BadNumber)
     except (ValueError, UnicodeDecodeError) as error:
-        # ValueError covers JSONDecodeError, NaN/Infinity and integers over Python's 4,300 digits.
+        # ValueError covers JSONDecodeError and integers over Python's 4,300 digits.
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}.") from error
+    except RecursionError as error:
+        # Nested several hundred levels deep: the parser gives up before any limit is checked.
+        raise ApiError(
+            400, "too_deep", f"The body nests too deep; an event may nest at most {MAX_JSON_DEPTH} levels."
+        ) from error
     if not isinstance(body, dict):
         raise ApiError(400, "not_an_object", "The body must be a JSON object.")
     return body
-
-
-def _refuse_constant(name: str) -> None:
-    # Python reads NaN and Infinity, JSON (and PostgreSQL's jsonb) does not.
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _gunzip(raw: bytes, max_bytes: int, limit: str) -> bytes:

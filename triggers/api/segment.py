@@ -36,6 +36,9 @@ def ingest_segment(request: Request, messages: list[Any], default_type: str) -> 
     )
     results = []
     for m in mapped:
+        if m.error is not None:
+            results.append(Result("rejected", errors=[m.error]))
+            continue
         if m.payload is None:
             results.append(Result("ignored"))
             continue

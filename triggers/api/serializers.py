@@ -4,6 +4,7 @@ Validation itself is in triggers.validation (pure functions against each trigger
 schema); these serializers describe the same shapes to drf-spectacular and its pages.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -70,15 +71,24 @@ class BatchResultSerializer(serializers.Serializer):
     results = ResultSerializer(many=True)
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class TextOrInteger(serializers.Field):
+    """Segment ids: text, or a whole number some libraries send."""
+
+
 class SegmentMessageSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(["track", "identify"], required=False)
-    event = serializers.CharField(required=False, help_text="Trigger key or display name (any case).")
-    userId = serializers.CharField(help_text="Becomes contact.id.")
-    messageId = serializers.CharField(required=False, help_text="Becomes event_id.")
-    properties = serializers.DictField(required=False, help_text="Becomes the attributes.")
-    traits = serializers.DictField(required=False)
-    context = serializers.DictField(required=False)
-    timestamp = serializers.DateTimeField(required=False)
+    type = serializers.ChoiceField(
+        ["track", "identify", "page", "screen", "group", "alias"],
+        required=False,
+        help_text="track and identify raise triggers; the others are answered and ignored.",
+    )
+    event = serializers.CharField(required=False, allow_null=True, help_text="Trigger key or display name (any case).")
+    userId = TextOrInteger(help_text="Becomes contact.id.")
+    messageId = TextOrInteger(required=False, allow_null=True, help_text="Becomes event_id.")
+    properties = serializers.DictField(required=False, allow_null=True, help_text="Becomes the attributes.")
+    traits = serializers.DictField(required=False, allow_null=True)
+    context = serializers.DictField(required=False, allow_null=True)
+    timestamp = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class SegmentBatchSerializer(serializers.Serializer):

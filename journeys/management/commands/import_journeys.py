@@ -1,9 +1,8 @@
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from journeys.bundles import import_bundle
+from journeys.bundles import NotJson, import_bundle, load_bundle_text
 from journeys.definition import BundleError
 
 
@@ -20,11 +19,9 @@ class Command(BaseCommand):
         except OSError as e:
             raise CommandError(f"cannot read {file}: {e.strerror}") from e
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
+            report = import_bundle(load_bundle_text(text), publish_journeys=publish)
+        except NotJson as e:
             raise CommandError(f"{file} is not valid JSON: {e}") from e
-        try:
-            report = import_bundle(data, publish_journeys=publish)
         except BundleError as e:
             for error in e.errors:
                 self.stderr.write(error)

@@ -41,6 +41,24 @@
     refresh();
   }
 
+  // A wait-for shows the segment picker, or the trigger with its message and conditions.
+  function setUpWaitFor() {
+    var choices = document.querySelectorAll("input[name=wait_on]");
+    if (!choices.length) return;
+    var segment = document.querySelectorAll(".jd-kind-wait_for .field-segment");
+    var trigger = document.querySelectorAll(
+      ".jd-kind-wait_for .field-trigger, .jd-kind-wait_for .field-of_step, .jd-kind-wait_for .field-conditions"
+    );
+    function refresh() {
+      var checked = document.querySelector("input[name=wait_on]:checked");
+      var onSegment = checked && checked.value === "segment";
+      Array.prototype.forEach.call(segment, function (row) { row.hidden = !onSegment; });
+      Array.prototype.forEach.call(trigger, function (row) { row.hidden = onSegment; });
+    }
+    Array.prototype.forEach.call(choices, function (radio) { radio.addEventListener("change", refresh); });
+    refresh();
+  }
+
   function setUpRow(row, operators) {
     var attribute = row.querySelector("[data-attribute]");
     var operator = row.querySelector("[data-operator]");
@@ -74,6 +92,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setUpWait();
+    setUpWaitFor();
     // The picker follows the trigger live, so the button that redraws the page for another
     // trigger (the way without scripts) is not needed.
     Array.prototype.forEach.call(document.querySelectorAll("[data-redraw]"), function (el) { el.remove(); });

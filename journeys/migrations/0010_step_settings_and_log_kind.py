@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('journeys', '0006_delivery_updated_at_index'),
+        ("journeys", "0009_consent_history"),
     ]
 
     operations = [
