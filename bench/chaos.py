@@ -451,6 +451,18 @@ class Chaos:
         except (OSError, ValueError):
             return "unreachable"
 
+    def explain(self, seconds: float, address: str, subject: str) -> dict:
+        """Why one email was late: its delivery's history, relative to when it arrived."""
+        from journeys.models import Delivery
+
+        delivery = Delivery.objects.filter(address=address, content__email__subject=subject).first()
+        arrived = self.arrivals[(address, subject)]
+        entry = {"email": f"{address}: {subject}", "late_seconds": round(seconds, 1)}
+        if delivery:
+            entry["attempts"] = delivery.attempts
+            entry["delivery_created_before_arrival_seconds"] = round(arrived - delivery.created_at.timestamp(), 1)
+        return entry
+
     def verdict(self, drained_in: float | None) -> dict:
         from django.db.models import Count
 
@@ -467,14 +479,16 @@ class Chaos:
         unknown = Delivery.objects.filter(status=DeliveryStatus.UNKNOWN).count()
         lost = self.outstanding()
         left_behind = Participant.objects.filter(state=ParticipantState.ACTIVE).count()
-        lateness = []
+        late: list[tuple[float, str, str]] = []  # (seconds, address, subject)
         for contact, acked_at in run.acked.items():
-            first = self.arrivals.get((f"{contact}@example.com", SUBJECTS[0]))
-            second = self.arrivals.get((f"{contact}@example.com", SUBJECTS[1]))
+            address = f"{contact}@example.com"
+            first = self.arrivals.get((address, SUBJECTS[0]))
+            second = self.arrivals.get((address, SUBJECTS[1]))
             if first:
-                lateness.append(first - acked_at)
+                late.append((first - acked_at, address, SUBJECTS[0]))
             if first and second:
-                lateness.append(second - first - WAIT_SECONDS)
+                late.append((second - first - WAIT_SECONDS, address, SUBJECTS[1]))
+        lateness = [seconds for seconds, _, _ in late]
         figures = {
             "profile": {k: getattr(run.profile, k) for k in ("rate", "load_seconds", "fault_every")},
             "events_acknowledged": len(run.acked),
@@ -489,6 +503,9 @@ class Chaos:
             "participants_left_active": left_behind,
             "worst_lateness_seconds": round(max(lateness), 1) if lateness else None,
             "lateness_bound_seconds": run.profile.lateness_bound,
+            "lateness_p99_seconds": round(sorted(lateness)[int(0.99 * (len(lateness) - 1))], 1) if lateness else None,
+            "emails_over_60_seconds_late": sum(1 for seconds in lateness if seconds > 60),
+            "latest": [self.explain(*entry) for entry in sorted(late, reverse=True)[:3]],
             "sigterm_stop_seconds_max": round(max(run.stop_seconds), 1) if run.stop_seconds else None,
             "drained_after_faults_seconds": round(drained_in, 1) if drained_in is not None else None,
             "deliveries_by_status": dict(

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 # How often the sentinel records its heartbeat in the database (for /health/engine).
 DB_HEARTBEAT_EVERY = 10.0
+# django-q2 looks at its schedules every 30 s, so a one-minute schedule ran up to 90 s apart;
+# one query every 5 s keeps the sweep's minute a minute.
+SCHEDULER_EVERY = 5.0
 # How often a guard loop asks whether it is its turn to enqueue an extra sweep, and the
 # queue depth above which it does not: a backlog is worked through, not swept again (the
 # one-minute schedule still runs).
@@ -92,8 +95,9 @@ class SupervisedSentinel(Sentinel):
         self.spawn_process(worker, self.task_queue, self.result_queue, timer, self.timeout)
 
     def guard(self) -> None:
-        """django-q2's guard loop, plus the heartbeat and the orphan check; it walks a copy
-        of the pool (reincarnating changes it)."""
+        """django-q2's guard loop, plus the heartbeat, the orphan check and the sweep turns, with
+        its scheduler every SCHEDULER_EVERY seconds; it walks a copy of the pool (reincarnating
+        changes it)."""
         logger.info(_("%(name)s guarding cluster %(cluster_name)s"), {"name": self.name, "cluster_name": self._label})
         self.start_event.set()
         Stat(self).save()
@@ -115,7 +119,7 @@ class SupervisedSentinel(Sentinel):
             if not self.pusher.is_alive():
                 self.reincarnate(self.pusher)
             counter += cycle
-            if counter >= 30 and Conf.SCHEDULER:
+            if counter >= SCHEDULER_EVERY and Conf.SCHEDULER:
                 counter = 0
                 scheduler(broker=self.broker)
             Stat(self).save()
