@@ -11,12 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 
 
-def deployment_env(database: str, **overrides: str) -> dict[str, str]:
+def deployment_env(database: str, server: str = SERVER, **overrides: str) -> dict[str, str]:
     """The environment of a deployment (DEBUG off, a real secret) on `database`."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"{SERVER}/{database}",
+        "DATABASE_URL": f"{server}/{database}",
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
@@ -28,11 +28,11 @@ def deployment_env(database: str, **overrides: str) -> dict[str, str]:
     }
 
 
-def recreate_database(database: str, env: dict[str, str]) -> None:
+def recreate_database(database: str, env: dict[str, str], server: str = SERVER) -> None:
     """Drop and create `database`, then migrate it."""
     import psycopg
 
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {database}")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -247,6 +247,9 @@ DELIVERY_GUARANTEE = env.str("DELIVERY_GUARANTEE", default="at-most-once")
 # How long a claimed send may take before its outcome counts as unknown: longer than any
 # provider call (PROVIDER_TIMEOUT, the SMTP timeout).
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
+# `run_workers` clusters take turns to enqueue the sweep this often (one cluster per turn),
+# on top of the one-minute schedule; 0 leaves only the schedule.
+SWEEP_EVERY_SECONDS = env.int("SWEEP_EVERY_SECONDS", default=15)
 
 LOGGING = {
     "version": 1,

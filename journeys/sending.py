@@ -48,8 +48,22 @@ logger = logging.getLogger(__name__)
 LEASE = deliveries.LEASE
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
-# A queued delivery never dispatched (its task was lost) is picked up by the sweep after this.
+# A queued delivery never dispatched (its task was lost) is picked up by the sweep after this,
+# or after the lease when that is shorter (see `lost_task_grace`).
 LOST_TASK_GRACE = timedelta(minutes=2)
+
+
+def lost_task_grace() -> timedelta:
+    """How long a queued delivery nobody claimed may wait before the sweep dispatches it again.
+
+    Its task usually ran within seconds; one still unclaimed after the lease was most likely
+    lost with its worker (an inline dispatch killed mid-chunk, a Redis task gone with its
+    cluster). Tied to the lease so that a lost send goes out within the same bound as an
+    abandoned claim (lease + the sweep's period). Dispatching one that merely waits in a
+    backlog is harmless: the claim lets exactly one task send it, the other returns."""
+    return min(LOST_TASK_GRACE, deliveries.lease())
+
+
 # Block reason when the participant left the journey between queueing and sending.
 PARTICIPANT_LEFT = "participant_left"
 LEFT_STATES = (ParticipantState.EXITED, ParticipantState.STOPPED)
@@ -119,7 +133,7 @@ def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:
         mark_abandoned_attempts_unknown(now, limit)
     due = (
         Delivery.objects.filter(status=DeliveryStatus.QUEUED)
-        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE))
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - lost_task_grace()))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -4,9 +4,10 @@ from django.db import models
 class Heartbeat(models.Model):
     """The last time a long-running piece of the engine showed it was alive.
 
-    One row per key: `sweep` (the one-minute sweep finished) and `cluster:<host>:<pid>` (a
-    supervised cluster's guard loop, every few seconds). /health/engine and `check_engine`
-    read them; `journeys.workers.heartbeats` writes them.
+    One row per key: `sweep` (the one-minute sweep finished), `cluster:<host>:<pid>` (a
+    supervised cluster's guard loop, every few seconds) and `sweep-turn` (when a cluster last
+    enqueued a sweep between the schedules). /health/engine and `check_engine` read them;
+    `journeys.workers.heartbeats` writes them.
     """
 
     key = models.CharField(max_length=200, unique=True)

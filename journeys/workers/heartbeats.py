@@ -9,6 +9,8 @@ from django.utils import timezone
 from journeys.models import Heartbeat
 
 SWEEP = "sweep"
+# Which cluster's guard loop asks for the next extra sweep (see `claim_sweep_turn`).
+SWEEP_TURN = "sweep-turn"
 CLUSTER_PREFIX = "cluster:"
 # Rows of clusters gone for longer than this are removed when another cluster beats.
 FORGET_AFTER = timedelta(days=1)
@@ -30,3 +32,11 @@ def record_sweep(detail: dict, now: datetime | None = None) -> None:
 
     SWEEPS.inc()
     Heartbeat.objects.update_or_create(key=SWEEP, defaults={"beat_at": now or timezone.now(), "detail": detail})
+
+
+def claim_sweep_turn(every: timedelta, now: datetime | None = None) -> bool:
+    """True for exactly one caller per `every` across all clusters: that guard loop enqueues
+    a sweep. A conditional UPDATE, like every other claim: two clusters never both win."""
+    now = now or timezone.now()
+    Heartbeat.objects.get_or_create(key=SWEEP_TURN, defaults={"beat_at": now - every, "detail": {}})
+    return Heartbeat.objects.filter(key=SWEEP_TURN, beat_at__lte=now - every).update(beat_at=now) == 1

@@ -6,10 +6,12 @@ import shutil
 import signal
 import time
 import uuid
+from datetime import timedelta
 from multiprocessing import Value
 from pathlib import Path
 
 from django import db
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django_q.cluster import Sentinel
 from django_q.conf import Conf
@@ -26,6 +28,14 @@ logger = logging.getLogger(__name__)
 
 # How often the sentinel records its heartbeat in the database (for /health/engine).
 DB_HEARTBEAT_EVERY = 10.0
+# django-q2 looks at its schedules every 30 s, so a one-minute schedule ran up to 90 s apart;
+# one query every 5 s keeps the sweep's minute a minute.
+SCHEDULER_EVERY = 5.0
+# How often a guard loop asks whether it is its turn to enqueue an extra sweep, and the
+# queue depth above which it does not: a backlog is worked through, not swept again (the
+# one-minute schedule still runs).
+SWEEP_TURN_CHECK_EVERY = 5.0
+SWEEP_SKIPPED_ABOVE_QUEUED = 100
 
 
 class SharedState:
@@ -66,6 +76,7 @@ class SupervisedSentinel(Sentinel):
         self.state = state
         self.lock_dir = Path(lock_dir)
         self._last_db_beat = 0.0
+        self._last_sweep_check = 0.0
         super().__init__(FlagEvent(), FlagEvent(), cluster_id, broker=broker, start=False)
         self.task_queue = RobustQueue(self.lock_dir, maxsize=Conf.QUEUE_LIMIT or 0)
         self.result_queue = RobustQueue(self.lock_dir)
@@ -84,8 +95,9 @@ class SupervisedSentinel(Sentinel):
         self.spawn_process(worker, self.task_queue, self.result_queue, timer, self.timeout)
 
     def guard(self) -> None:
-        """django-q2's guard loop, plus the heartbeat and the orphan check; it walks a copy
-        of the pool (reincarnating changes it)."""
+        """django-q2's guard loop, plus the heartbeat, the orphan check and the sweep turns, with
+        its scheduler every SCHEDULER_EVERY seconds; it walks a copy of the pool (reincarnating
+        changes it)."""
         logger.info(_("%(name)s guarding cluster %(cluster_name)s"), {"name": self.name, "cluster_name": self._label})
         self.start_event.set()
         Stat(self).save()
@@ -107,12 +119,13 @@ class SupervisedSentinel(Sentinel):
             if not self.pusher.is_alive():
                 self.reincarnate(self.pusher)
             counter += cycle
-            if counter >= 30 and Conf.SCHEDULER:
+            if counter >= SCHEDULER_EVERY and Conf.SCHEDULER:
                 counter = 0
                 scheduler(broker=self.broker)
             Stat(self).save()
             self.state.queued.value = self.task_queue.qsize()
             self._beat_in_database()
+            self._ask_for_a_sweep()
             if os.getppid() != supervisor:
                 logger.error("the supervisor of %s is gone: stopping", self._label)
                 self.stop_event.set()
@@ -139,4 +152,25 @@ class SupervisedSentinel(Sentinel):
         except Exception:
             # The database being away must not stop the guard; /health/ready reports it.
             logger.warning("could not record the cluster heartbeat", exc_info=True)
+            db.connections.close_all()
+
+    def _ask_for_a_sweep(self) -> None:
+        """Every SWEEP_EVERY_SECONDS one guard loop of all the clusters enqueues a sweep, on top
+        of the one-minute schedule: due participants and work a dead worker dropped (lost tasks,
+        abandoned claims) are found within seconds instead of a minute or more, which keeps
+        lateness after a crash within the delivery lease plus two minutes."""
+        every = getattr(settings, "SWEEP_EVERY_SECONDS", 0)
+        now = time.monotonic()
+        if not every or now - self._last_sweep_check < SWEEP_TURN_CHECK_EVERY:
+            return
+        self._last_sweep_check = now
+        from journeys.queue import enqueue_sweep
+
+        from .heartbeats import claim_sweep_turn
+
+        try:
+            if claim_sweep_turn(timedelta(seconds=every)) and self.broker.queue_size() <= SWEEP_SKIPPED_ABOVE_QUEUED:
+                enqueue_sweep()
+        except Exception:
+            logger.warning("could not ask for a sweep", exc_info=True)
             db.connections.close_all()

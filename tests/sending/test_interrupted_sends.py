@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from content.backends import common
 from journeys.models import Delivery, DeliveryStatus
-from journeys.sending import LEASE, begin_attempt, claim, dispatch_delivery, retry_due_deliveries
+from journeys.sending import LEASE, LOST_TASK_GRACE, begin_attempt, claim, dispatch_delivery, retry_due_deliveries
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
@@ -107,3 +107,31 @@ def test_a_misspelt_guarantee_stops_the_project_at_start_up():
 
     assert delivery_guarantee_errors("at-least-once") == []
     assert [error.id for error in delivery_guarantee_errors("exactly-once")] == ["journeys.E006"]
+
+
+def test_a_queued_send_whose_task_was_lost_is_dispatched_again_after_two_minutes(make_delivery, text):
+    with time_machine.travel(T0, tick=False):
+        make_delivery(text)
+
+    with time_machine.travel(T0 + LOST_TASK_GRACE - timedelta(seconds=5), tick=False):
+        assert retry_due_deliveries() == 0
+    with time_machine.travel(T0 + LOST_TASK_GRACE + timedelta(seconds=1), tick=False):
+        assert retry_due_deliveries() == 1
+
+
+@override_settings(DELIVERY_LEASE_SECONDS=30)
+def test_with_a_shorter_lease_a_lost_send_goes_out_after_the_lease_and_only_once(make_delivery, text):
+    with time_machine.travel(T0, tick=False):
+        delivery = make_delivery(text)
+
+    with time_machine.travel(T0 + timedelta(seconds=25), tick=False):
+        assert retry_due_deliveries() == 0
+    with time_machine.travel(T0 + timedelta(seconds=31), tick=False):
+        assert retry_due_deliveries() == 1
+        dispatch_delivery(delivery.pk)
+        # Its first task was only late, not lost: it finds the send done and does nothing.
+        dispatch_delivery(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 1)
+    assert len(common.text_outbox) == 1
