@@ -45,10 +45,10 @@
   function setUpWaitFor() {
     var choices = document.querySelectorAll("input[name=wait_on]");
     if (!choices.length) return;
-    var segment = document.querySelectorAll(".jd-kind-wait_for .field-segment");
-    var trigger = document.querySelectorAll(
-      ".jd-kind-wait_for .field-trigger, .jd-kind-wait_for .field-of_step, .jd-kind-wait_for .field-conditions"
-    );
+    // Scoped to the form that offers the choice, whatever kind of step it edits.
+    var form = choices[0].closest("form") || document;
+    var segment = form.querySelectorAll(".field-segment");
+    var trigger = form.querySelectorAll(".field-trigger, .field-of_step, .field-conditions");
     function refresh() {
       var checked = document.querySelector("input[name=wait_on]:checked");
       var onSegment = checked && checked.value === "segment";
