@@ -1,5 +1,6 @@
 import json
 from dataclasses import replace
+from typing import ClassVar, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -52,9 +53,9 @@ class ChannelContentAdmin(admin.ModelAdmin):
     """A channel's messages. Draft content is edited here; Ready content is read-only until a
     marketer presses Edit (which moves it back to Draft unless a live journey sends it)."""
 
-    list_display = ("name", "key", "status", "purpose", "updated_at")
+    list_display: tuple[str, ...] = ("name", "key", "status", "purpose", "updated_at")
     list_filter = ("status", "purpose")
-    search_fields = ("name", "key")
+    search_fields: ClassVar[tuple[str, ...]] = ("name", "key")
     prepopulated_fields = {"key": ("name",)}
     readonly_fields = ("status", "created_at", "updated_at")
     actions = ["check_selected", "mark_selected_ready", "edit_selected"]
@@ -325,7 +326,7 @@ class EmailAdmin(ChannelContentAdmin):
         """The editor's live preview: the unsaved design rendered with sample data, and its checks."""
         if request.method != "POST":
             return JsonResponse({"error": "POST the design"}, status=405)
-        email = self._object(request, object_id, change=False)
+        email = cast(Email, self._object(request, object_id, change=False))  # EmailAdmin's object
         try:
             payload = json.loads(request.body)
             email.design = clean_design(payload.get("design"))

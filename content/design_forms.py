@@ -84,7 +84,7 @@ class EmailForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "start_from" in self.fields:
-            self.fields["start_from"].choices = start_choices()
+            self.fields["start_from"].choices = start_choices()  # type: ignore[attr-defined]  # a ChoiceField
 
     def clean_design(self):
         design = self.cleaned_data.get("design")

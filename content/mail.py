@@ -110,7 +110,7 @@ def build_message(
     if metadata:
         # django-anymail sends this to the ESP and hands it back in tracking events;
         # other backends ignore the attribute.
-        message.metadata = dict(metadata)
+        message.metadata = dict(metadata)  # type: ignore[attr-defined]  # anymail's attribute
     return message
 
 

@@ -58,7 +58,7 @@ class Content(models.Model):
         """The channel's own row (Email, TextMessage or PushNotification)."""
         if type(self) is not Content:
             return self
-        return getattr(self, CHANNEL_RELATION[self.channel])
+        return getattr(self, CHANNEL_RELATION[self.channel])  # type: ignore[index]  # a Channel value (a str enum)
 
 
 # A draft may be incomplete (saved half-written); Check content, not the form, says what is

@@ -76,6 +76,10 @@ def send_test(content: Content, address: str) -> str:
         return get_text_backend().send(TextPayload(to=address, body=shown.text, sender=specific.sender))
     return get_push_backend().send(
         PushPayload(
-            to=address, title=shown.title, body=shown.text, link_url=shown.link_url, image_url=specific.image_url
+            to=address,
+            title=shown.title,
+            body=shown.text,
+            link_url=shown.link_url,
+            image_url=specific.image_url,  # type: ignore[attr-defined]  # a PushNotification here
         )
     )

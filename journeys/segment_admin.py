@@ -3,7 +3,7 @@ preview count of conditions being edited, a rebuild action, and CSV imports with
 preview and per-row errors. Registered from journeys.admin."""
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -31,7 +31,7 @@ class SegmentForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # a ModelForm's clean returns cleaned_data
         conditions = data.get("conditions") or []
         problems = segment_problems(conditions)
         if problems:
@@ -152,7 +152,7 @@ class ContactImport:
         return [path("import/", wrap(self.import_view), name="journeys_contact_import"), *super().get_urls()]
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_add_permission(request):
+        if not self.has_add_permission(request):  # type: ignore[attr-defined]  # mixed into a ModelAdmin
             raise PermissionDenied
 
         def save(reading: CsvReading, form: CsvForm) -> str:

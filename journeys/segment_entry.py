@@ -58,7 +58,7 @@ def start_pass(version: JourneyVersion, occurrence: datetime) -> SegmentEntry | 
     after commit. None when this occurrence already has its pass."""
     from .queue import enqueue_segment_entry
 
-    total = SegmentMembership.objects.filter(segment_id=version.segment_id).count()
+    total = SegmentMembership.objects.filter(segment_id=version.segment_id).count()  # type: ignore[misc]  # a segment-entry version has a segment
     entry, created = SegmentEntry.objects.get_or_create(
         version=version, occurrence=occurrence, defaults={"total": total, "updated_at": occurrence}
     )
@@ -103,7 +103,7 @@ def enter_batch(entry_id: int, now: datetime | None = None, batch: int = ENTRY_B
         if size == 0:
             return 0  # the hourly limit is reached: the sweep resumes the pass later, in order
         member_ids = list(
-            SegmentMembership.objects.filter(segment_id=version.segment_id, contact_id__gt=entry.cursor)
+            SegmentMembership.objects.filter(segment_id=version.segment_id, contact_id__gt=entry.cursor)  # type: ignore[misc]  # a segment-entry version has a segment
             .order_by("contact_id")
             .values_list("contact_id", flat=True)[:size]
         )
@@ -193,7 +193,7 @@ def _take_segment_yes(segment_id: int, contact_ids: list[int], now: datetime) ->
             .order_by("pk")
         )
         for participant in waiting:
-            step = plan_for(participant.version).steps[participant.current_step_id]
+            step = plan_for(participant.version).steps[participant.current_step_id]  # type: ignore[index]  # filtered on current_step
             if participant.state == ParticipantState.ACTIVE and participant.current_step_id == step.pk:
                 react_at_step(participant, step, None, now)  # the step's kind takes its Yes
                 moved += 1

@@ -13,7 +13,7 @@ journeys, wait-for "segment_joined"): journeys.segment_entry, after commit.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +21,9 @@ from django.utils import timezone
 from .conditions import MAX_CONDITIONS, all_hold, condition_problems
 from .models import Contact, Segment, SegmentKind, SegmentMembership
 from .spec import dotted
+
+if TYPE_CHECKING:
+    from .conditions import Condition
 
 # Contacts per rebuild batch: one SELECT and at most two writes per batch, a second or so.
 REBUILD_BATCH = 2000
@@ -202,5 +205,7 @@ def preview_count(conditions: list[dict], limit: int = PREVIEW_LIMIT) -> Preview
             return Preview(count, scanned, True)
         scanned += len(contacts)
         after = contacts[-1].pk
-        count += sum(1 for c in contacts if conditions and all_hold(conditions, contact_data(c)))
+        count += sum(
+            1 for c in contacts if conditions and all_hold(cast("list[Condition]", conditions), contact_data(c))
+        )
     return Preview(count, scanned, not Contact.objects.filter(pk__gt=after).exists())

@@ -92,7 +92,7 @@ def _dispatch_claimed(delivery: Delivery) -> None:
     if delivery.participant.state in LEFT_STATES:
         block(delivery, PARTICIPANT_LEFT)
         return
-    if delivery.commercial and delivery.contact_unsubscribed:
+    if delivery.commercial and delivery.contact_unsubscribed:  # type: ignore[attr-defined]  # annotated by _load_for_sending
         block(delivery, BlockReason.UNSUBSCRIBED)
         return
     if not delivery.content.is_ready:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import redis
 from django.conf import settings
@@ -129,10 +129,10 @@ def current_token(client: redis.Redis) -> bytes:
     state = _state_of_request.get()
     if state is not None and state.token is not None and state.token_key == version_key():
         return state.token
-    token = client.get(version_key())
+    token = cast("bytes | None", client.get(version_key()))  # the client does not decode responses
     if token is None:  # First use, or Redis lost it: start a token; nothing cached is current.
         client.set(version_key(), uuid.uuid4().hex, nx=True)
-        token = client.get(version_key()) or b""
+        token = cast(bytes, client.get(version_key()) or b"")
     if state is not None:
         state.token, state.token_key = token, version_key()
     return token
@@ -181,7 +181,7 @@ class VersionedCache(Generic[K, V]):
         state = _state_of_request.get()
         deferred = self.deferrable and state is not None and state.defer and state.token is None
         if deferred and entry is not None and now - entry[2] < MAX_AGE:
-            state.pending = entry[0]
+            state.pending = entry[0]  # type: ignore[union-attr]  # deferred implies a state
             return entry[1]
         version = current_token(client)
         if entry is not None and entry[0] == version and now - entry[2] < MAX_AGE:

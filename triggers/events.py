@@ -127,7 +127,7 @@ def _insert_ignoring_conflicts(
 
     Returns the new ids, keyed by event_id, or by position for events without an event_id.
     """
-    columns = [
+    columns: list[list[Any]] = [
         [event.trigger_id for event in events],
         [source] * len(events),
         [event.event_id for event in events],
@@ -160,13 +160,13 @@ def _insert_sql_generic(columns: list[list[Any]]) -> tuple[str, list[Any]]:
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
     quote = connection.ops.quote_name
     rows = [
-        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+        [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]  # type: ignore[union-attr]  # concrete fields
         for row in zip(*columns, strict=True)
     ]
     placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
     # Both PostgreSQL and SQLite (3.35+) support ON CONFLICT DO NOTHING … RETURNING.
     sql = (
-        f"INSERT INTO {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # type: ignore[union-attr, arg-type]  # concrete fields
         f"VALUES {placeholders} ON CONFLICT DO NOTHING RETURNING {quote('id')}, {quote('event_id')}"
     )
     return sql, [value for row in rows for value in row]
@@ -201,7 +201,7 @@ def _recordset_insert_sql() -> str:
     names = _record_names()
     definition = ", ".join(f"{name} {type_}" for name, type_ in zip(names, _PG_TYPES, strict=True))
     return (
-        f"INSERT INTO {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # type: ignore[union-attr, arg-type]  # concrete fields
         f"SELECT {', '.join(names)} FROM ROWS FROM (json_to_recordset(%s::json) AS ({definition})) "
         f"WITH ORDINALITY AS rows({', '.join(names)}, position) "
         f"ORDER BY position ON CONFLICT DO NOTHING RETURNING {quote('id')}, {quote('event_id')}"
@@ -244,4 +244,4 @@ def _same_request(events: Sequence[ValidatedEvent], index: int, inserted: dict[s
     """The earlier event of this request that took this event_id."""
     event_id = events[index].event_id
     first = next(e for e in events[:index] if e.event_id == event_id)
-    return inserted[event_id], first.body_hash
+    return inserted[event_id], first.body_hash  # type: ignore[index]  # only called for an event with an event_id

@@ -13,7 +13,7 @@ def create_api_key(
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with the raw secret, which is never stored (only its hash)."""
     raw, prefix, hashed = ApiKey.generate()
-    api_key = ApiKey(name=name, scope=scope, source=source, prefix=prefix, hashed_key=hashed, created_by=created_by)
+    api_key = ApiKey(name=name, scope=scope, source=source, prefix=prefix, hashed_key=hashed, created_by=created_by)  # type: ignore[misc]  # the project's User
     for field, value in limits.items():
         setattr(api_key, field, value)
     api_key.full_clean()

@@ -113,7 +113,7 @@ def _shape_error(message: dict[str, Any]) -> FieldError | None:
 
 
 def _contact(message: dict[str, Any]) -> Any:
-    context = message.get("context") if isinstance(message.get("context"), dict) else {}
+    context: dict[str, Any] = message.get("context") if isinstance(message.get("context"), dict) else {}  # type: ignore[assignment]  # a dict either way
     traits: dict[str, Any] = {}
     for source in (context.get("traits"), message.get("traits")):
         if isinstance(source, dict):

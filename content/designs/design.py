@@ -37,7 +37,7 @@ def clean_blocks(blocks: Any, path: str, errors: list[DesignError], *, nested: b
     cleaned = []
     for i, data in enumerate(blocks):
         block_path = f"{path}[{i}]"
-        kind = BLOCKS.get(data.get("type")) if isinstance(data, dict) else None
+        kind = BLOCKS.get(data.get("type")) if isinstance(data, dict) else None  # type: ignore[arg-type]  # any other type just misses
         if kind is None:
             errors.append(DesignError(f"{block_path}.type", "unknown", f"must be one of {', '.join(BLOCKS)}"))
             continue

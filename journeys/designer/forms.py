@@ -6,7 +6,7 @@ journey format's own rules so the messages match the ones an import would give.
 """
 
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -97,13 +97,15 @@ class CreateJourneyForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["start_trigger"].queryset = ready_triggers()
-        self.fields["start_trigger"].empty_label = "Choose a trigger"
-        self.fields["segment"].queryset = segments_with_counts()
-        self.fields["segment"].empty_label = "Choose a segment"
+        start_trigger = cast(forms.ModelChoiceField, self.fields["start_trigger"])
+        start_trigger.queryset = ready_triggers()
+        start_trigger.empty_label = "Choose a trigger"
+        segment = cast(forms.ModelChoiceField, self.fields["segment"])
+        segment.queryset = segments_with_counts()
+        segment.empty_label = "Choose a segment"
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         if (
             data.get("type") == JourneyType.TRIGGER
             and not data.get("start_trigger")
@@ -132,14 +134,14 @@ class ConditionForm(forms.Form):
     def __init__(self, *args: Any, schema: dict[str, str], trigger_name: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.schema = schema
-        attribute = self.fields["attribute"]
+        attribute = cast(forms.ChoiceField, self.fields["attribute"])
         attribute.choices = [("", "Choose an attribute")] + [(p, p) for p in schema]
         # Django formats this message with %: a trigger named "50% off" must not break it.
         owner = (trigger_name or "the trigger").replace("%", "%%")
         attribute.error_messages["invalid_choice"] = (
             f"“%(value)s” is not an attribute of {owner}; choose one of its attributes."
         )
-        self.fields["operator"].choices = operator_choices()
+        cast(forms.ChoiceField, self.fields["operator"]).choices = operator_choices()
 
     def has_changed(self) -> bool:
         # Only what the marketer chose or typed counts: the operator select always sends "=".
@@ -152,7 +154,7 @@ class ConditionForm(forms.Form):
         return self.schema.get(str(self["attribute"].value() or ""), "")
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         attribute, operator = data.get("attribute"), data.get("operator")
         if not attribute:
             if (data.get("value") or "").strip():
@@ -288,25 +290,29 @@ class SettingsForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, chosen: list[str] | None = None, journey_type: str = JourneyType.TRIGGER, **kwargs: Any
+        self, *args: Any, chosen: list[str | None] | None = None, journey_type: str = JourneyType.TRIGGER, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.journey_type = journey_type
-        self.fields["segment"].queryset = segments_with_counts()
-        self.fields["exclude_segments"].queryset = segments_with_counts()
+        cast(forms.ModelChoiceField, self.fields["segment"]).queryset = segments_with_counts()
+        cast(forms.ModelMultipleChoiceField, self.fields["exclude_segments"]).queryset = segments_with_counts()
         if journey_type == JourneyType.SEGMENT:
             self.fields["start_trigger"].required = False
             self.fields["segment"].required = True
             self.fields["segment_mode"].required = True
         chosen = chosen or []
-        self.fields["start_trigger"].queryset = ready_triggers(*chosen)
-        self.fields["goal_trigger"].queryset = ready_triggers(*chosen)
-        self.fields["goal_trigger"].empty_label = "No goal"
-        self.fields["exit_triggers"].queryset = ready_triggers(*chosen).filter(builtin=False)
-        self.fields["time_zone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
+        cast(forms.ModelChoiceField, self.fields["start_trigger"]).queryset = ready_triggers(*chosen)
+        goal_trigger = cast(forms.ModelChoiceField, self.fields["goal_trigger"])
+        goal_trigger.queryset = ready_triggers(*chosen)
+        goal_trigger.empty_label = "No goal"
+        exit_triggers = cast(forms.ModelMultipleChoiceField, self.fields["exit_triggers"])
+        exit_triggers.queryset = ready_triggers(*chosen).filter(builtin=False)
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = [
+            (z, z) for z in sorted(zoneinfo.available_timezones())
+        ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         if (
             data.get("goal_trigger")
             and data.get("goal_target_percent") is None
@@ -350,6 +356,11 @@ class StepForm(forms.Form):
     conditions: BaseConditionFormSet | None = None
     # Conditions left out when the form was redrawn for a trigger without their attribute.
     dropped_conditions: list[dict[str, str]]
+    # Set by the step kinds' form_fields (journeys.steps): wait-for, branch and split.
+    triggers: dict[str, Trigger]
+    trigger_schemas: dict[str, dict[str, str]]
+    condition_count: int
+    path_count: int
 
     def __init__(
         self,
@@ -403,12 +414,15 @@ class StepForm(forms.Form):
         else:
             self.dropped_conditions = [r for r in rows if r["attribute"] not in self.condition_schema]
             rows = [r for r in rows if r["attribute"] in self.condition_schema]
-        self.conditions = ConditionFormSet(
-            self.data if self.is_bound else None,
-            initial=rows,
-            prefix=CONDITIONS_PREFIX,
-            form_kwargs={"schema": self.condition_schema, "trigger_name": trigger.name if trigger else ""},
-            error_messages={"too_many_forms": f"A wait for a trigger takes at most {MAX_CONDITIONS} conditions."},
+        self.conditions = cast(
+            BaseConditionFormSet,
+            ConditionFormSet(
+                self.data if self.is_bound else None,
+                initial=rows,
+                prefix=CONDITIONS_PREFIX,
+                form_kwargs={"schema": self.condition_schema, "trigger_name": trigger.name if trigger else ""},
+                error_messages={"too_many_forms": f"A wait for a trigger takes at most {MAX_CONDITIONS} conditions."},
+            ),
         )
 
     def branch_paths(self) -> list[dict]:
@@ -426,7 +440,7 @@ class StepForm(forms.Form):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         self.step_kind.clean_form(self, data)
         return data
 
@@ -473,7 +487,7 @@ class ImportForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         if not data.get("file") and not (data.get("text") or "").strip():
             raise ValidationError("Choose a bundle file or paste a bundle.")
         return data

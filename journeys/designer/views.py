@@ -9,8 +9,9 @@ Every change goes through the engine's own functions: a draft is changed as a sp
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -79,6 +80,14 @@ from .forms import (
     trigger_schemas,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    # The mixin is only ever used in JourneyAdmin, a ModelAdmin for Journey.
+    _DesignerBase = ModelAdmin[Journey]
+else:
+    _DesignerBase = object
+
 T = "admin/journeys/designer/"
 # Codes of the designer's own problems with a change (besides the format's).
 NO_DRAFT = "no_draft"
@@ -126,7 +135,7 @@ def problem_link(where: str, settings_url: str) -> str:
     return "#steps"
 
 
-class JourneyDesigner:
+class JourneyDesigner(_DesignerBase):
     """Mixin for JourneyAdmin: the designer's pages and their URLs."""
 
     def designer_urls(self) -> list:
@@ -184,7 +193,7 @@ class JourneyDesigner:
             messages.warning(request, "This journey has no draft. Press Edit to open a new draft version.")
         return draft
 
-    def _change_draft(self, journey: Journey, change: Callable[[JourneySpec], None]) -> list[SpecError]:
+    def _change_draft(self, journey: Journey, change: Callable[[JourneySpec], object]) -> list[SpecError]:
         """Apply `change` to the draft's spec and save it, or return why not (nothing saved)."""
         with transaction.atomic():
             # One designer change at a time per journey: the draft is rewritten as a whole.
@@ -305,7 +314,7 @@ class JourneyDesigner:
                 else (lookup.triggers.get(spec.goal_trigger or "") or "")
             ),
             "exits": [lookup.triggers.get(k, k) for k in spec.exit_triggers],
-            "repeat": dict(SettingsForm.base_fields["repeat"].choices).get(spec.repeat, spec.repeat),
+            "repeat": dict(cast(Any, SettingsForm.base_fields["repeat"]).choices).get(spec.repeat, spec.repeat),
             "time_zone": spec.time_zone,
         }
 
@@ -313,7 +322,8 @@ class JourneyDesigner:
 
     def settings_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         journey = self._journey(request, object_id)
-        version = shown_version(journey)
+        # A journey always has a version (its draft is opened when it is created).
+        version = cast(JourneyVersion, shown_version(journey))
         spec = version_to_spec(version)
         editable = version.state == VersionState.DRAFT and self.has_change_permission(request, journey)
         if request.method == "POST" and not editable:
@@ -363,7 +373,7 @@ class JourneyDesigner:
             attribute_types=schema,
             # Every start trigger's attributes (the select sends its id), so the picker
             # follows a change of start trigger.
-            schemas=trigger_schemas(form.fields["start_trigger"].queryset, by="pk"),
+            schemas=trigger_schemas(cast(forms.ModelChoiceField, form.fields["start_trigger"]).queryset, by="pk"),
             operators=operator_types(),
             errors=errors,
             editable=editable,
@@ -378,7 +388,7 @@ class JourneyDesigner:
         chosen in the form. Redrawn (unbound, as posted) when the marketer asks for another
         trigger's attributes without scripts."""
         chosen = [spec.start_trigger, spec.goal_trigger, *spec.exit_triggers]
-        initial = {
+        initial: dict[str, Any] = {
             "name": journey.name,
             "description": journey.description,
             "start_trigger": Trigger.objects.filter(key=spec.start_trigger).first(),
@@ -419,11 +429,14 @@ class JourneyDesigner:
                     messages.warning(
                         request, f"{name} has no attribute {row['attribute']}: the condition on it was left out."
                     )
-        formset = ConditionFormSet(
-            data,
-            initial=rows,
-            prefix=CONDITIONS_PREFIX,
-            form_kwargs={"schema": schema, "trigger_name": trigger.name if trigger else _trigger_name(key)},
+        formset = cast(
+            BaseConditionFormSet,
+            ConditionFormSet(
+                data,
+                initial=rows,
+                prefix=CONDITIONS_PREFIX,
+                form_kwargs={"schema": schema, "trigger_name": trigger.name if trigger else _trigger_name(key)},
+            ),
         )
         return form, formset, schema
 
@@ -538,7 +551,8 @@ class JourneyDesigner:
 
     def edit_step_view(self, request: HttpRequest, object_id: str, step_id: str) -> HttpResponse:
         journey = self._journey(request, object_id)
-        version = shown_version(journey)
+        # A journey always has a version (its draft is opened when it is created).
+        version = cast(JourneyVersion, shown_version(journey))
         spec = version_to_spec(version)
         try:
             step, where = find(spec, step_id)
@@ -674,7 +688,8 @@ class JourneyDesigner:
         except LifecycleError as error:
             messages.error(request, f"The draft was not discarded: {error}.")
             return redirect(self._url("change", journey.pk))
-        shown = shown_version(journey)
+        # The draft existed (it was just discarded) and the journey keeps its other versions.
+        draft, shown = cast(JourneyVersion, draft), cast(JourneyVersion, shown_version(journey))
         messages.success(
             request,
             f"Version {draft.number} (draft) is discarded; the canvas shows version {shown.number}"
@@ -686,7 +701,8 @@ class JourneyDesigner:
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         journey = self._journey(request, object_id, change=request.method == "POST")
-        version = shown_version(journey)
+        # A journey always has a version (its draft is opened when it is created).
+        version = cast(JourneyVersion, shown_version(journey))
         spec = version_to_spec(version)
         form = SimulationForm(
             request.POST if request.method == "POST" else None, initial={"events": _sample_events(spec)}
@@ -759,7 +775,8 @@ def _start_trigger_chosen(form: SettingsForm, posted: str | None) -> Trigger | N
     if not posted:
         return None
     try:
-        return form.fields["start_trigger"].queryset.filter(pk=int(posted)).first()
+        # A ModelChoiceField whose queryset SettingsForm.__init__ sets.
+        return cast(Any, form.fields["start_trigger"]).queryset.filter(pk=int(posted)).first()
     except ValueError:
         return None
 

@@ -24,4 +24,4 @@ class RobustQueue(Queue):
         name = uuid.uuid4().hex
         self._rlock = FlockLock(Path(lock_dir) / f"{name}.read")
         self._wlock = FlockLock(Path(lock_dir) / f"{name}.write")
-        self.size.count = multiprocessing.Value("i", 0, lock=FlockLock(Path(lock_dir) / f"{name}.size"))
+        self.size.count = multiprocessing.Value("i", 0, lock=FlockLock(Path(lock_dir) / f"{name}.size"))  # type: ignore[call-overload]  # FlockLock is a duck-typed lock

@@ -91,7 +91,7 @@ class SupervisedSentinel(Sentinel):
         self.stop_event.set()
 
     def spawn_worker(self) -> None:
-        timer = Value("f", -1, lock=FlockLock(self.lock_dir / f"timer-{uuid.uuid4().hex}"))
+        timer = Value("f", -1, lock=FlockLock(self.lock_dir / f"timer-{uuid.uuid4().hex}"))  # type: ignore[call-overload]  # FlockLock is a duck-typed lock
         self.spawn_process(worker, self.task_queue, self.result_queue, timer, self.timeout)
 
     def guard(self) -> None:

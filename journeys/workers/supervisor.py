@@ -124,12 +124,12 @@ class Supervisor:
             target=_run_sentinel, args=(state, str(lock_dir), uuid.uuid4()), name=f"Sentinel-{uuid.uuid4().hex[:8]}"
         )
         process.start()
-        self._running = _Running(process, state, lock_dir, time.time())
+        self._running = _Running(process, state, lock_dir, time.time())  # type: ignore[arg-type]  # a fork context's Process
         logger.info("cluster %s started", process.pid)
 
     def _kill(self, running: _Running) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(running.process.pid, signal.SIGKILL)
+            os.killpg(running.process.pid, signal.SIGKILL)  # type: ignore[arg-type]  # started: pid is set
         running.process.join(timeout=10)
         shutil.rmtree(running.lock_dir, ignore_errors=True)
         self._running = None
@@ -140,7 +140,7 @@ class Supervisor:
             logger.info("stopping cluster %s (at most %ss)", running.process.pid, self.grace)
             if running.process.is_alive():
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(running.process.pid, signal.SIGTERM)
+                    os.kill(running.process.pid, signal.SIGTERM)  # type: ignore[arg-type]  # started: pid is set
             running.process.join(timeout=self.grace)
             if running.process.is_alive():
                 logger.warning("cluster %s did not stop within %ss: killing it", running.process.pid, self.grace)

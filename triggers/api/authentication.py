@@ -63,7 +63,7 @@ def _key_query() -> _KeyQuery:
     converters = []
     for index, field in enumerate(fields):
         column = field.get_col(table)
-        functions = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        functions = connection.ops.get_db_converters(column) + field.get_db_converters(connection)  # type: ignore[attr-defined]  # Field has it; the stubs do not
         if functions:
             converters.append((index, functions, column))
     columns = ", ".join(quote(field.column) for field in fields)
