@@ -78,23 +78,29 @@ def processes():
         process.wait(timeout=30)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="real workers run against PostgreSQL")
-def test_an_api_event_reaches_a_real_smtp_server_through_real_workers(transactional_db, smtp, processes):
-    inbox, smtp_port = smtp
-    load_demo()
-    _, raw_key = create_api_key("Shop website", scope="events:write", source="shop")
+def engine_env(smtp_port: int, site_url: str) -> dict:
+    """The environment of the real web and worker processes: this test database, one worker,
+    email to the test's SMTP server, no Redis."""
     db = connection.settings_dict
-    web_port = _free_port()
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "1",
         "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "SITE_URL": f"http://127.0.0.1:{web_port}",
+        "SITE_URL": site_url,
         "Q_WORKERS": "1",
         "REDIS_URL": "",
     }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real workers run against PostgreSQL")
+def test_an_api_event_reaches_a_real_smtp_server_through_real_workers(transactional_db, smtp, processes):
+    inbox, smtp_port = smtp
+    load_demo()
+    _, raw_key = create_api_key("Shop website", scope="events:write", source="shop")
+    web_port = _free_port()
+    env = engine_env(smtp_port, site_url=f"http://127.0.0.1:{web_port}")
     bin_dir = Path(sys.executable).parent
     web = processes(str(bin_dir / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "1", env=env)
     processes(sys.executable, "manage.py", "qcluster", env=env)

@@ -5,7 +5,6 @@ the database broker and the workers enter the members, who get their first email
 SMTP server; a contact updated through the contacts API to match enters and gets it too;
 excluded contacts, a member at publish and one who joins later, never enter."""
 
-import os
 import sys
 
 import pytest
@@ -20,7 +19,7 @@ from journeys.segments import rebuild_now, set_static_members
 
 from ..designer.seed import seed_catalogue
 from ..designer.test_segment_journey_in_a_browser import GOLD, put_contact_over_http
-from .test_real_workers import _wait_until, processes, smtp  # noqa: F401
+from .test_real_workers import _wait_until, engine_env, processes, smtp  # noqa: F401
 
 pytestmark = [
     pytest.mark.worker,
@@ -50,17 +49,7 @@ def real_workers(audience, smtp, processes, live_server, monkeypatch):  # noqa: 
     """A qcluster on the test database, sending to the SMTP server; from here on the live
     server (this process) enqueues tasks instead of running them inline."""
     inbox, smtp_port = smtp
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "1",
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "SITE_URL": live_server.url,
-        "Q_WORKERS": "1",
-        "REDIS_URL": "",
-    }
+    env = engine_env(smtp_port, site_url=live_server.url)
     processes(sys.executable, "manage.py", "qcluster", env=env)
     monkeypatch.setattr(Conf, "SYNC", False)
     return inbox

@@ -5,7 +5,6 @@ the contacts API on gunicorn to match enters the dynamic journey; an excluded co
 never enters."""
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -20,7 +19,7 @@ from journeys.segments import set_static_members
 from triggers.keys import create_api_key
 
 from ..segments.conftest import vip_bundle
-from .test_real_workers import ROOT, _free_port, _port_open, _wait_until, processes, smtp  # noqa: F401
+from .test_real_workers import ROOT, _free_port, _port_open, _wait_until, engine_env, processes, smtp  # noqa: F401
 
 pytestmark = pytest.mark.worker
 
@@ -44,18 +43,8 @@ def test_a_segment_journey_runs_end_to_end_with_real_workers(transactional_db, s
     _, raw_key = create_api_key("Shop website", scope="events:write", source="shop")
     bundle = tmp_path / "vip.json"
     bundle.write_text(json.dumps(vip_bundle(mode="dynamic")))
-    db = connection.settings_dict
     web_port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "1",
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "SITE_URL": f"http://127.0.0.1:{web_port}",
-        "Q_WORKERS": "1",
-        "REDIS_URL": "",
-    }
+    env = engine_env(smtp_port, site_url=f"http://127.0.0.1:{web_port}")
     bin_dir = Path(sys.executable).parent
     web = processes(str(bin_dir / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "1", env=env)
     processes(sys.executable, "manage.py", "qcluster", env=env)
