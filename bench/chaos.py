@@ -170,6 +170,20 @@ class PrivatePostgres:
 # --- Processes --------------------------------------------------------------------------------
 
 
+def spawn(arguments: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """Python with `arguments` in the project, in a session of its own (so a signal to the
+    group reaches its children), its output appended to `log`."""
+    with open(log, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, *arguments],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -208,16 +222,7 @@ class Cluster:
 
     def start(self) -> None:
         self.starts += 1
-        out = open(self.logs / f"{self.name}-{self.starts}.log", "wb")  # noqa: SIM115 (the child owns it)
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_workers"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
+        self.process = spawn(["manage.py", "run_workers"], self.env, self.logs / f"{self.name}-{self.starts}.log")
 
     def sentinel(self) -> int | None:
         kids = children(self.process.pid) if self.process else []
@@ -309,18 +314,9 @@ class Chaos:
         Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
     def start_web(self) -> None:
-        out = open(self.logs / "web.log", "wb")  # noqa: SIM115
-        command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+        command = ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
         command += ["-b", f"127.0.0.1:{self.web_port}", "-w", "2"]
-        self.web = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
+        self.web = spawn(command, self.env, self.logs / "web.log")
 
     # --- load -----------------------------------------------------------------------------------
     def post(self, number: int) -> None:
