@@ -339,3 +339,107 @@ def test_the_webhook_step_round_trips_through_export(with_webhook, receiver):
     with_webhook(step)
 
     assert export_bundle(["abandoned-cart"])["journeys"][0]["steps"][0] == step
+
+
+# --- The simulator and the reports ----------------------------------------------------------
+
+
+def test_the_simulator_runs_the_step_without_calling_out(db, clock, seed_bundle, receiver):
+    from journeys.simulation import SimulatedEvent, simulate
+
+    seed_bundle["journeys"][0]["steps"].insert(0, webhook_step(receiver.url))
+    import_bundle(seed_bundle)
+
+    timeline = simulate(
+        "abandoned-cart",
+        {"id": "sim-1", "email": "s@example.com"},
+        [SimulatedEvent(timedelta(0), "abandoned_cart", CART)],
+    )
+
+    first = [(e.step, e.outcome, e.detail) for e in timeline][1]
+    assert first == ("tell-crm", "sent", f"Webhook POST {receiver.url}")
+    assert receiver.requests == []
+    assert not Delivery.objects.exists()  # rolled back
+
+
+def test_the_funnel_counts_webhook_calls_sent_failed_and_blocked(with_webhook, receiver, raise_event, clock, settings):
+    from django.utils import timezone
+
+    from analytics.figures import Cohort, journey_report
+    from journeys.models import Journey
+
+    receiver.answers = [200, 400]
+    with_webhook(webhook_step(receiver.url))
+    raise_event("abandoned_cart", {"id": "a1", "email": "a1@example.com"}, CART)
+    raise_event("abandoned_cart", {"id": "a2", "email": "a2@example.com"}, CART)
+    settings.WEBHOOK_ALLOWED_HOSTS = []
+    raise_event("abandoned_cart", {"id": "a3", "email": "a3@example.com"}, CART)
+
+    journey = Journey.objects.get(key="abandoned-cart")
+    now = timezone.now()
+    report = journey_report(Cohort(journey, now - timedelta(days=1), now + timedelta(seconds=1)), now)
+    step = next(s for s in report.steps if s.key == "tell-crm")
+    assert step.messages is not None
+    m = step.messages
+    assert (m.channel, m.content, m.sent, m.failed, m.blocked_total, step.processed) == (
+        "webhook",
+        f"POST {receiver.url}",
+        1,
+        1,
+        1,
+        3,
+    )
+
+
+# --- The format and publishing ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code", "message"),
+    [
+        ({"url": None}, "url", "required", "is required"),
+        ({"url": "ftp://crm.example.com/x"}, "url", "invalid", "must start with https:// or http://"),
+        ({"url": "https:///nohost"}, "url", "invalid", "needs a host, e.g. https://crm.example.com/hook"),
+        (
+            {"url": "https://u:p@crm.example.com/"},
+            "url",
+            "invalid",
+            "must not hold a user name or password (the request is signed instead)",
+        ),
+        ({"method": "DELETE"}, "method", "invalid", "must be one of POST, PUT, PATCH, GET"),
+        ({"method": "GET"}, "body", "invalid", "a GET request has no body"),
+        ({"body": ["a"]}, "body", "wrong_type", "must be a JSON object"),
+        ({"body": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "body.a.b.c.d.e", "invalid", "nested at most 5 deep"),
+        ({"body": {"x": "{% if %}"}}, "body.x", "invalid", None),
+        ({"body": {"x": list(range(300))}}, "body.x[198]", "invalid", "at most 200 values in a body"),
+        ({"timeout": "0s"}, "timeout", "invalid", "must be from 1s to 30s"),
+        ({"timeout": "2m"}, "timeout", "invalid", "must be from 1s to 30s"),
+        ({"timeout": "soon"}, "timeout", "invalid", None),
+    ],
+)
+def test_each_webhook_rule_has_an_error_on_its_field(seed_bundle, change, field, code, message):
+    from journeys.definition import BundleError, parse_bundle
+
+    step = {k: v for k, v in {**webhook_step("https://crm.example.com/hook"), **change}.items() if v is not None}
+    seed_bundle["journeys"][0]["steps"].insert(0, step)
+
+    with pytest.raises(BundleError) as caught:
+        parse_bundle(seed_bundle)
+
+    (problem,) = [p for p in caught.value.problems if p.path.step == "tell-crm"]
+    assert (problem.field, problem.code) == (field, code)
+    if message is not None:
+        assert problem.message == message
+
+
+def test_a_draft_webhook_without_a_url_cannot_be_published(with_webhook):
+    from journeys.models import Journey, Step
+    from journeys.publishing import publish_problems
+
+    with_webhook(webhook_step("https://crm.example.com/hook"))
+    step = Step.objects.get(key="tell-crm")
+    Step.objects.filter(pk=step.pk).update(settings={**step.settings, "url": ""})
+
+    problems = publish_problems(Journey.objects.get(key="abandoned-cart").versions.get())
+
+    assert [str(p) for p in problems] == ["step tell-crm: enter the URL to call"]
