@@ -14,7 +14,12 @@ changes): queued -> sent; queued -> failed (permanent error, or transient errors
 DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason `participant_left` (the participant
 exited or was stopped before the send), `unsubscribed` (the contact unsubscribed after the
 message was queued) or `content_not_ready`; queued -> unknown (the claimer died during the
-attempt and DELIVERY_GUARANTEE is at-most-once).
+attempt and DELIVERY_GUARANTEE is at-most-once); queued -> expired (the message step's
+expires_after passed: checked after the claim, before the provider call, and before a retry
+is scheduled past it).
+
+A webhook step's call is a delivery on the `webhook` channel, sent here the same way
+(`_call_webhook`, with journeys.webhooks): a refused host is blocked (`host_not_allowed`).
 
 Just before the provider call `sending_started_at` is set; every outcome clears it. One still
 set when the lease has passed is an attempt whose process died: whether the provider got the

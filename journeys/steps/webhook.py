@@ -128,6 +128,7 @@ class WebhookKind(Kind):
             max_length=500,
             label="URL",
             initial=settings.get("url") or "",
+            widget=django_forms.URLInput(attrs={"class": "vURLField", "spellcheck": "false"}),
             help_text="https:// (or http://) address to call. Private and local addresses are refused "
             "unless the operator allows the host.",
         )
@@ -138,7 +139,9 @@ class WebhookKind(Kind):
             required=False,
             label="Body (JSON)",
             initial=json.dumps(body, indent=2) if body else "",
-            widget=django_forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+            widget=django_forms.Textarea(
+                attrs={"rows": 8, "cols": 60, "spellcheck": "false", "class": "vLargeTextField"}
+            ),
             help_text="A JSON object; its texts may use {{ contact.id }}, {{ trigger.cart.total }}, as in messages. "
             "Empty for none. A GET sends no body.",
         )
