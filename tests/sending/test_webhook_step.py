@@ -443,3 +443,33 @@ def test_a_draft_webhook_without_a_url_cannot_be_published(with_webhook):
     problems = publish_problems(Journey.objects.get(key="abandoned-cart").versions.get())
 
     assert [str(p) for p in problems] == ["step tell-crm: enter the URL to call"]
+
+
+def test_the_participants_api_and_the_analytics_page_show_the_call(
+    with_webhook, receiver, raise_event, client, analyst
+):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from triggers.keys import create_api_key
+
+    receiver.answers = [201]
+    with_webhook(webhook_step(receiver.url))
+    raise_event("abandoned_cart", ANA, CART)
+    _, raw = create_api_key("reporting", scope="read", source="shop")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    result = api.get("/api/v1/participants/", {"journey": "abandoned-cart", "contact": "ana"}).json()["results"][0]
+
+    assert [(h["step"], h["outcome"]) for h in result["history"]][:3] == [
+        ("", "entered"),
+        ("tell-crm", "sent"),
+        ("initial-email", "sent"),
+    ]
+    call = next(d for d in result["deliveries"] if d["step"] == "tell-crm")
+    assert (call["channel"], call["status"], call["reason"], call["response_code"]) == ("webhook", "sent", None, 201)
+
+    client.force_login(analyst)
+    html = client.get(reverse("analytics:journey", args=["abandoned-cart"]) + "?period=24h").content.decode()
+    assert f"POST {receiver.url}" in html
