@@ -58,8 +58,10 @@ class Unreachable(Exception):
 
 def url_problem(url: Any) -> str:
     """What is wrong with a webhook URL ("" when nothing)."""
-    if not isinstance(url, str) or not url.strip():
+    if url is None or url == "" or (isinstance(url, str) and not url.strip()):
         return "is required"
+    if not isinstance(url, str):
+        return "must be a string"
     if len(url) > MAX_URL:
         return f"at most {MAX_URL} characters"
     try:
@@ -83,8 +85,6 @@ def body_problem(body: Any) -> tuple[tuple[str | int, ...], str] | None:
     objects and lists, bounded), or None. Strings are templates: they must compile."""
     if not isinstance(body, dict):
         return (), "must be a JSON object"
-    if len(json.dumps(body)) > MAX_BODY:
-        return (), f"at most {MAX_BODY} characters as JSON"
     count = 0
 
     def walk(value: Any, where: tuple[str | int, ...], depth: int) -> tuple[tuple[str | int, ...], str] | None:
@@ -115,7 +115,11 @@ def body_problem(body: Any) -> tuple[tuple[str | int, ...], str] | None:
             return where, "must be a string, number, boolean, null, object or list"
         return None
 
-    return walk(body, (), 0)
+    # The walk first: it stops at MAX_DEPTH, before anything recurses through a deep body.
+    found = walk(body, (), 0)
+    if found is None and len(json.dumps(body)) > MAX_BODY:
+        return (), f"at most {MAX_BODY} characters as JSON"
+    return found
 
 
 def parse_timeout(text: Any) -> timedelta:

@@ -18,6 +18,7 @@ from ..models import Delivery, DeliveryStatus, HistoryOutcome
 from ..spec import INVALID, REQUIRED, WRONG_TYPE, Problem, SpecPath, StepSpec
 from ..webhooks import (
     DEFAULT_TIMEOUT,
+    MAX_DEPTH,
     METHODS,
     body_problem,
     parse_timeout,
@@ -53,7 +54,8 @@ class WebhookKind(Kind):
         url = data.get("url")
         problem = url_problem(url)
         if problem:
-            ctx.add(path / "url", REQUIRED if problem == "is required" else INVALID, problem)
+            code = {"is required": REQUIRED, "must be a string": WRONG_TYPE}.get(problem, INVALID)
+            ctx.add(path / "url", code, problem)
         method = data.get("method", "POST")
         if method not in METHODS:
             ctx.add(path / "method", INVALID, f"must be one of {', '.join(METHODS)}")
@@ -168,6 +170,9 @@ class WebhookKind(Kind):
                 form.add_error(
                     "body", f"The body is not JSON: {error.msg} (line {error.lineno}, column {error.colno})."
                 )
+                body = {}
+            except RecursionError:
+                form.add_error("body", f"The body is nested too deep: at most {MAX_DEPTH} levels.")
                 body = {}
             else:
                 found = body_problem(body)

@@ -55,6 +55,7 @@ def test_a_marketer_adds_a_webhook_step(client, marketer, catalogue):
         ({"url": "ftp://crm.example.com"}, "url", "The URL must start with https:// or http://."),
         ({"body": "{nope"}, "body", "The body is not JSON: Expecting property name enclosed in double quotes"),
         ({"body": "[1, 2]"}, "body", "The body must be a JSON object."),
+        ({"body": "[" * 100_000 + "]" * 100_000}, "body", "The body is nested too deep: at most 5 levels."),
         ({"body": '{"a": "{% if %}"}'}, "body", "The body at a template error:"),
         ({"method": "GET"}, "body", "A GET request sends no body: leave it empty or choose POST."),
         ({"timeout": "2m"}, "timeout", "The timeout must be from 1s to 30s."),

@@ -398,6 +398,7 @@ def test_the_funnel_counts_webhook_calls_sent_failed_and_blocked(with_webhook, r
     ("change", "field", "code", "message"),
     [
         ({"url": None}, "url", "required", "is required"),
+        ({"url": 5}, "url", "wrong_type", "must be a string"),
         ({"url": "ftp://crm.example.com/x"}, "url", "invalid", "must start with https:// or http://"),
         ({"url": "https:///nohost"}, "url", "invalid", "needs a host, e.g. https://crm.example.com/hook"),
         (
