@@ -46,6 +46,7 @@ from content.rendering import TemplateSyntaxError, render
 
 from . import consent, deliveries, tracking, webhooks
 from .contacts import contact_fields, trigger_data
+from .durations import DurationError
 from .expiry import expired_reason, expires_at, when
 from .models import WEBHOOK, BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatus, ParticipantState
 
@@ -248,7 +249,10 @@ def _call_webhook(delivery: Delivery) -> None:
         fail(delivery, f"The body could not be rendered: {error}")
         return
     headers["X-Journeys-Delivery"] = str(delivery.pk)
-    timeout = webhooks.parse_timeout(config.get("timeout") or webhooks.DEFAULT_TIMEOUT).total_seconds()
+    try:
+        timeout = webhooks.parse_timeout(config.get("timeout") or webhooks.DEFAULT_TIMEOUT).total_seconds()
+    except DurationError:  # checked when the journey was parsed; a row edited since gets the default
+        timeout = webhooks.parse_timeout(webhooks.DEFAULT_TIMEOUT).total_seconds()
     begin_attempt(delivery)
     try:
         code = webhooks.send(target, config.get("method", "POST"), raw, headers, timeout)
