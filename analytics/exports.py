@@ -35,6 +35,7 @@ def messages_json(messages: MessageFigures) -> dict[str, Any]:
         "failed": messages.failed,
         "queued": messages.queued,
         "held": messages.held,
+        "expired": messages.expired,
     }
 
 
@@ -127,6 +128,7 @@ MESSAGE_COLUMNS = [
     "failed",
     "queued",
     "held",
+    "expired",
     "blocked",
     *(f"blocked_{reason}" for reason in BLOCK_REASONS),
     "open_rate",
@@ -154,6 +156,7 @@ def message_rows(report: JourneyReport) -> list[list[Any]]:
                 m.failed,
                 m.queued,
                 m.held,
+                m.expired,
                 m.blocked_total,
                 *(blocked[reason] for reason in BLOCK_REASONS),
                 "" if m.open_rate is None else m.open_rate,

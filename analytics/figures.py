@@ -117,6 +117,7 @@ class MessageFigures:
     queued: int = 0
     held: int = 0
     unknown: int = 0
+    expired: int = 0
     blocked: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -349,8 +350,9 @@ def _step_figures(cohort: Cohort, version: JourneyVersion | None) -> tuple[dict[
 def _new_figures(step: Step, depth: int, label: str) -> StepFigures:
     figures = StepFigures(key=step.key, kind=step.kind, depth=depth, branch_label=label)
     kind = kind_of(step.kind)
-    if kind.channel and step.content is not None:
-        figures.messages = MessageFigures(channel=step.content.channel, content=step.content.name)
+    sends = kind.delivery_figures(step)
+    if sends is not None:
+        figures.messages = MessageFigures(channel=sends[0], content=sends[1])
     figures.paths = [PathFigure(key, name, 0) for key, name in kind.funnel_paths(step)]
     return figures
 
@@ -396,6 +398,8 @@ def add_delivery_row(messages: MessageFigures, row: dict) -> None:
         messages.held += n
     elif status == DeliveryStatus.UNKNOWN:
         messages.unknown += n
+    elif status == DeliveryStatus.EXPIRED:
+        messages.expired += n
 
 
 def bucket_starts(since: datetime, until: datetime, bucket: str) -> list[datetime]:

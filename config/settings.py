@@ -179,6 +179,11 @@ WEBPUSH_TTL = env.int("WEBPUSH_TTL", default=24 * 3600)
 # Status callbacks from SMS and push providers are signed with this secret (HMAC-SHA256 of
 # the body); empty disables the webhook.
 PROVIDER_WEBHOOK_SECRET = env.str("PROVIDER_WEBHOOK_SECRET", default="")
+# Webhook steps: each call is signed with this secret (X-Journeys-Signature, HMAC-SHA256 of
+# "<t>.<body>"); empty sends unsigned calls (a system check warns). Hosts in
+# WEBHOOK_ALLOWED_HOSTS may be called although they resolve to a private or loopback address.
+WEBHOOK_SIGNING_SECRET = env.str("WEBHOOK_SIGNING_SECRET", default="")
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 # Sending: attempts before a transient provider error becomes a failure.
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=5)
 

@@ -42,7 +42,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Delivery
-        fields = ["step", "channel", "status", "reason", "at", "sent_at"]
+        fields = ["step", "channel", "status", "reason", "at", "sent_at", "response_code"]
 
     def get_reason(self, delivery: Delivery) -> str | None:
         return delivery.reason or None

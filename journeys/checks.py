@@ -5,7 +5,7 @@ workers at start-up instead of surfacing as duplicate emails later.
 """
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 def q_cluster_errors(conf: dict) -> list[Error]:
@@ -77,3 +77,17 @@ def delivery_guarantee_errors(guarantee: str) -> list[Error]:
 @register(Tags.compatibility)
 def check_delivery_guarantee(app_configs, **kwargs) -> list[Error]:
     return delivery_guarantee_errors(getattr(settings, "DELIVERY_GUARANTEE", "at-most-once"))
+
+
+@register(Tags.security, deploy=True)
+def check_webhook_signing_secret(app_configs, **kwargs) -> list[Warning]:
+    """`check --deploy`: webhook steps' calls carry no signature without a secret."""
+    if getattr(settings, "WEBHOOK_SIGNING_SECRET", ""):
+        return []
+    return [
+        Warning(
+            "WEBHOOK_SIGNING_SECRET is empty: webhook steps call their URLs unsigned.",
+            hint="Set a long random secret and give it to the receivers to check X-Journeys-Signature.",
+            id="journeys.W010",
+        )
+    ]

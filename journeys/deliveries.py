@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from .models import Delivery, DeliveryStatus
+from .models import WEBHOOK, Delivery, DeliveryStatus
 from .queue import enqueue_dispatch
 
 if TYPE_CHECKING:
@@ -31,13 +31,16 @@ S = DeliveryStatus
 # status -> the statuses it may move to. Staying queued is a change too: a claim takes a
 # lease, a transient error schedules a retry.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    # Held for quiet hours: released (queued) or, on a second look, blocked.
-    S.HELD: frozenset({S.QUEUED, S.BLOCKED}),
+    # Held for quiet hours: released (queued) or, on a second look, blocked, or expired (its
+    # step's expires_after passed before the quiet hours ended).
+    S.HELD: frozenset({S.QUEUED, S.BLOCKED, S.EXPIRED}),
     # Queued: sent, or never (blocked, failed). A queued delivery that gets news from the
     # provider (the process died between the provider's accept and recording "sent") moves
     # forward too, so it is never sent again.
+    # A queued message whose expires_after passes before it goes out (a retry or a re-drive
+    # after it) expires instead.
     S.QUEUED: frozenset(
-        {S.QUEUED, S.SENT, S.BLOCKED, S.FAILED, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.UNKNOWN}
+        {S.QUEUED, S.SENT, S.BLOCKED, S.FAILED, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.UNKNOWN, S.EXPIRED}
     ),
     # After the provider took it, status only moves forward; text and push fail where email bounces.
     S.SENT: frozenset({S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.FAILED}),
@@ -50,6 +53,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # A worker stopped during the send and the guarantee is at most once: never sent again,
     # left for an operator to look at.
     S.UNKNOWN: frozenset(),
+    # Never sent: the message was too late.
+    S.EXPIRED: frozenset(),
 }
 
 # Longer than any provider call (PROVIDER_TIMEOUT) so a slow send is never claimed twice;
@@ -105,20 +110,25 @@ def create(
     now: datetime,
     writes: "Writes | None" = None,
 ) -> Delivery:
-    """The participant's one delivery for this message step (unique in the schema); a queued
-    one is handed to the workers after commit. With `writes` that batches deliveries (a sweep
-    batch) it is inserted with the batch's others, and has no id until then."""
-    if status not in (S.QUEUED, S.HELD, S.BLOCKED):
+    """The participant's one delivery for this message (or webhook) step (unique in the
+    schema); a queued one is handed to the workers after commit. With `writes` that batches
+    deliveries (a sweep batch) it is inserted with the batch's others, and has no id until
+    then. A message that is already too late (its expires_after passed) starts expired."""
+    if status not in (S.QUEUED, S.HELD, S.BLOCKED, S.EXPIRED):
         raise ForbiddenTransition(f"a delivery cannot start as {status}")
     content = step.content
-    assert content is not None, "a message step has content (a check constraint)"
+    if step.kind == WEBHOOK:
+        channel, commercial = WEBHOOK, False
+    else:
+        assert content is not None, "a message step has content (a check constraint)"
+        channel, commercial = content.channel, content.purpose == "commercial"
     delivery = Delivery(
         participant=participant,
         step=step,
         contact_id=participant.contact_id,
-        channel=content.channel,
-        content=content,
-        commercial=content.purpose == "commercial",
+        channel=channel,
+        content=content if channel != WEBHOOK else None,
+        commercial=commercial,
         address=address,
         status=status,
         reason=reason,
@@ -136,7 +146,7 @@ def create(
 
 def release_held(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:
     """A message held for quiet hours is released (queued, then handed to the workers after
-    commit) or, on a second look, blocked."""
+    commit) or, on a second look, blocked, or expired (too late to go out)."""
     _move(_one(delivery.pk), [S.HELD], status, reason=reason, next_attempt_at=next_attempt_at)
     delivery.status, delivery.reason, delivery.next_attempt_at = status, reason, next_attempt_at
     if status == S.QUEUED:
@@ -223,13 +233,14 @@ def begin_attempt(delivery: Delivery) -> None:
 # Every outcome of an attempt clears `sending_started_at`.
 
 
-def mark_sent(delivery: Delivery, provider_message_id: str) -> None:
+def mark_sent(delivery: Delivery, provider_message_id: str, *, response_code: int | None = None) -> None:
     _move(
         _one(delivery.pk),
         [S.QUEUED],
         S.SENT,
         sent_at=timezone.now(),
         provider_message_id=(provider_message_id or "")[:255],
+        response_code=response_code,
         next_attempt_at=None,
         sending_started_at=None,
         reason="",
@@ -241,7 +252,7 @@ def block(delivery: Delivery, reason: str) -> None:
     _move(_one(delivery.pk), [S.QUEUED], S.BLOCKED, reason=reason, next_attempt_at=None, sending_started_at=None)
 
 
-def fail(delivery: Delivery, reason: str) -> None:
+def fail(delivery: Delivery, reason: str, *, response_code: int | None = None) -> None:
     _move(
         _one(delivery.pk),
         [S.QUEUED],
@@ -250,12 +261,26 @@ def fail(delivery: Delivery, reason: str) -> None:
         failed_at=timezone.now(),
         next_attempt_at=None,
         sending_started_at=None,
+        response_code=response_code,
     )
 
 
-def retry_at(delivery: Delivery, when: datetime, reason: str) -> None:
+def retry_at(delivery: Delivery, when: datetime, reason: str, *, response_code: int | None = None) -> None:
     """A transient error: stay queued and try again at `when`."""
-    _move(_one(delivery.pk), [S.QUEUED], S.QUEUED, next_attempt_at=when, sending_started_at=None, reason=reason[:500])
+    _move(
+        _one(delivery.pk),
+        [S.QUEUED],
+        S.QUEUED,
+        next_attempt_at=when,
+        sending_started_at=None,
+        reason=reason[:500],
+        response_code=response_code,
+    )
+
+
+def expire(delivery: Delivery, reason: str) -> None:
+    """A queued message is too late to go out (its step's expires_after passed): never sent."""
+    _move(_one(delivery.pk), [S.QUEUED], S.EXPIRED, reason=reason[:500], next_attempt_at=None, sending_started_at=None)
 
 
 def mark_abandoned_attempts_unknown(now: datetime, limit: int = 10_000) -> int:

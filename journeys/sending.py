@@ -14,7 +14,12 @@ changes): queued -> sent; queued -> failed (permanent error, or transient errors
 DELIVERY_MAX_ATTEMPTS); queued -> blocked with reason `participant_left` (the participant
 exited or was stopped before the send), `unsubscribed` (the contact unsubscribed after the
 message was queued) or `content_not_ready`; queued -> unknown (the claimer died during the
-attempt and DELIVERY_GUARANTEE is at-most-once).
+attempt and DELIVERY_GUARANTEE is at-most-once); queued -> expired (the message step's
+expires_after passed: checked after the claim, before the provider call, and before a retry
+is scheduled past it).
+
+A webhook step's call is a delivery on the `webhook` channel, sent here the same way
+(`_call_webhook`, with journeys.webhooks): a refused host is blocked (`host_not_allowed`).
 
 Just before the provider call `sending_started_at` is set; every outcome clears it. One still
 set when the lease has passed is an attempt whose process died: whether the provider got the
@@ -39,9 +44,11 @@ from content.mail import build_message, one_connection, render_email, send_messa
 from content.models import Channel, Email, PushNotification, TextMessage
 from content.rendering import TemplateSyntaxError, render
 
-from . import consent, deliveries, tracking
+from . import consent, deliveries, tracking, webhooks
 from .contacts import contact_fields, trigger_data
-from .models import BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatus, ParticipantState
+from .durations import DurationError
+from .expiry import expired_reason, expires_at, when
+from .models import WEBHOOK, BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatus, ParticipantState
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +99,19 @@ def _dispatch_claimed(delivery: Delivery) -> None:
     if delivery.participant.state in LEFT_STATES:
         block(delivery, PARTICIPANT_LEFT)
         return
+    too_late = _too_late(delivery, timezone.now())
+    if too_late:
+        # Checked once the claim is ours (no other sender can be in the middle of it) and
+        # before anything goes to the provider: a message past its expires_after never goes.
+        deliveries.expire(delivery, too_late)
+        return
+    if delivery.channel == WEBHOOK:
+        _call_webhook(delivery)
+        return
     if delivery.commercial and delivery.contact_unsubscribed:  # type: ignore[attr-defined]  # annotated by _load_for_sending
         block(delivery, BlockReason.UNSUBSCRIBED)
         return
+    assert delivery.content is not None, "a message has content (a check constraint)"
     if not delivery.content.is_ready:
         # Moved back to Draft after it was queued (allowed once no live journey uses it, e.g.
         # when only a replaced version's participants still reach it): a draft is never sent.
@@ -184,14 +201,83 @@ at_most_once, lease, mark_abandoned_attempts_unknown = (
 )
 
 
-def retry_later(delivery: Delivery, reason: str) -> None:
-    """A transient error: stay queued with exponential backoff, or give up past the limit."""
+def retry_later(delivery: Delivery, reason: str, *, response_code: int | None = None) -> None:
+    """A transient error: stay queued with exponential backoff, or give up past the limit
+    (or expire, when the next attempt would come after the message's expires_after)."""
     attempts = delivery.attempts  # loaded after the claim counted this attempt
     if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-        fail(delivery, f"Gave up after {attempts} attempts: {reason}")
+        fail(delivery, f"Gave up after {attempts} attempts: {reason}", response_code=response_code)
         return
     delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
-    deliveries.retry_at(delivery, timezone.now() + delay, reason)
+    next_attempt = timezone.now() + delay
+    expiry = expires_at(delivery.step, delivery.participant)
+    if expiry is not None and next_attempt >= expiry:
+        why = f"the next attempt ({when(next_attempt)}) would come after {when(expiry)}; last error: {reason}"
+        deliveries.expire(delivery, expired_reason(delivery.step, why))
+        return
+    deliveries.retry_at(delivery, next_attempt, reason, response_code=response_code)
+
+
+def _too_late(delivery: Delivery, now: datetime) -> str:
+    """Why a queued message may no longer go out ("" while it may)."""
+    expiry = expires_at(delivery.step, delivery.participant)
+    if expiry is None or now < expiry:
+        return ""
+    return expired_reason(delivery.step, f"not sent by {when(expiry)} (attempt {delivery.attempts} at {when(now)})")
+
+
+# --- Webhooks ------------------------------------------------------------------------------------
+
+
+def _call_webhook(delivery: Delivery) -> None:
+    """A webhook step's call: the host checked (a refused one is blocked, no attempt made),
+    then one signed request; 2xx is sent, 408, 429, 5xx and no answer are retried, other
+    answers fail at once (a redirect too: none is followed)."""
+    config = delivery.step.settings
+    try:
+        target = webhooks.resolve(config.get("url", ""))
+    except webhooks.HostNotAllowed as refused:
+        block(delivery, refused.reason)
+        return
+    except webhooks.Unreachable as error:
+        retry_later(delivery, str(error))
+        return
+    context = webhook_context(delivery)
+    try:
+        raw, headers = webhooks.request_of(config, context, int(timezone.now().timestamp()))
+    except (TemplateSyntaxError, RenderError) as error:
+        fail(delivery, f"The body could not be rendered: {error}")
+        return
+    headers["X-Journeys-Delivery"] = str(delivery.pk)
+    try:
+        timeout = webhooks.parse_timeout(config.get("timeout") or webhooks.DEFAULT_TIMEOUT).total_seconds()
+    except DurationError:  # checked when the journey was parsed; a row edited since gets the default
+        timeout = webhooks.parse_timeout(webhooks.DEFAULT_TIMEOUT).total_seconds()
+    begin_attempt(delivery)
+    try:
+        code = webhooks.send(target, config.get("method", "POST"), raw, headers, timeout)
+    except webhooks.Unreachable as error:
+        retry_later(delivery, str(error))
+    except Exception as error:  # an unexpected error: record it and try again later
+        logger.exception("Delivery %s: unexpected error while calling a webhook", delivery.pk)
+        retry_later(delivery, f"{type(error).__name__}: {error}")
+    else:
+        if 200 <= code < 300:
+            mark_sent(delivery, "", response_code=code)
+        elif code in (408, 429) or code >= 500:
+            retry_later(delivery, f"HTTP {code}", response_code=code)
+        else:
+            fail(delivery, f"HTTP {code}", response_code=code)
+
+
+def webhook_context(delivery: Delivery) -> dict[str, Any]:
+    """What a webhook body's templates see: the message context without an unsubscribe link."""
+    participant = delivery.participant
+    return {
+        "contact": contact_fields(delivery.contact, for_templates=True),
+        "trigger": dict(trigger_data(participant)),
+        "journey": {"key": participant.journey.key, "name": participant.journey.name},
+    }
 
 
 # --- Rendering and the channels --------------------------------------------------------------
@@ -211,6 +297,7 @@ def render_context(delivery: Delivery) -> dict[str, Any]:
 
 def _send(delivery: Delivery) -> str:
     context = render_context(delivery)
+    assert delivery.content is not None, "a message has content (a check constraint)"
     content = delivery.content.specific
     key = str(delivery.pk)
     if delivery.channel == Channel.EMAIL:

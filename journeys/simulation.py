@@ -171,13 +171,19 @@ def _run_due(version: JourneyVersion, until: datetime) -> None:
 def _timeline(version: JourneyVersion, contact_key: str, start: datetime) -> list[TimelineEntry]:
     entries = []
     participants = Participant.objects.filter(version=version, contact__external_id=contact_key).order_by("pk")
-    deliveries = {d.pk: d for d in Delivery.objects.filter(participant__in=participants).select_related("content")}
+    deliveries = {
+        d.pk: d for d in Delivery.objects.filter(participant__in=participants).select_related("content", "step")
+    }
     for participant in participants:
         for row in participant.history.order_by("at", "pk"):
             detail = ""
             delivery = deliveries.get(row.detail.get("delivery"))
             if delivery is not None:
-                detail = f"{delivery.get_channel_display()} {delivery.content.name!r} to {delivery.address or '(no address)'}"
+                if delivery.content is None:  # a webhook call: queued, never made (nothing commits)
+                    method = delivery.step.settings.get("method") or "POST"
+                    detail = f"{delivery.get_channel_display()} {method} {delivery.address}"
+                else:
+                    detail = f"{delivery.get_channel_display()} {delivery.content.name!r} to {delivery.address or '(no address)'}"
                 if row.detail.get("reason"):
                     detail += f" ({row.detail['reason']})"
             elif "until" in row.detail:

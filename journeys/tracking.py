@@ -113,7 +113,7 @@ def _raise(kind: str, delivery: Delivery, extra: dict[str, str] | None = None, a
             "delivery_id": str(delivery.pk),
             "journey": participant.journey.key,
             "step": delivery.step.key,
-            "content": delivery.content.key,
+            "content": delivery.content.key if delivery.content else "",
             **(extra or {}),
         },
         event_id=f"{trigger_key}:{delivery.pk}",

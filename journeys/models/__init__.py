@@ -1,5 +1,7 @@
 from .contacts import Consent, ConsentChange, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
 from .deliveries import (
+    DELIVERY_CHANNELS,
+    WEBHOOK,
     BlockReason,
     Delivery,
     DeliveryStatus,
@@ -24,8 +26,10 @@ from .journeys import (
 from .participants import ONCE_EVER, HistoryOutcome, Participant, ParticipantHistory, ParticipantState
 
 __all__ = [
+    "DELIVERY_CHANNELS",
     "MESSAGE_KINDS",
     "ONCE_EVER",
+    "WEBHOOK",
     "BlockReason",
     "Consent",
     "ConsentChange",

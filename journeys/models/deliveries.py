@@ -24,6 +24,15 @@ class DeliveryStatus(models.TextChoices):
     # A worker stopped during the send (SIGKILL, OOM, power): the provider may or may not have
     # it. With DELIVERY_GUARANTEE=at-most-once it is recorded so and never sent again.
     UNKNOWN = "unknown", "Unknown (a worker stopped during the send)"
+    # A message step's `expires_after` passed before it could go out (quiet hours, retries, a
+    # re-drive after a crash): never sent late.
+    EXPIRED = "expired", "Expired"
+
+
+# A delivery goes out on a content channel (a message) or as a webhook call, which has no
+# content: the `content` app knows nothing of webhooks, so the channel list is extended here.
+WEBHOOK = "webhook"
+DELIVERY_CHANNELS = [*Channel.choices, (WEBHOOK, "Webhook")]
 
 
 class BlockReason(models.TextChoices):
@@ -44,13 +53,16 @@ class Delivery(models.Model):
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="deliveries")
     # Denormalised from the participant: frequency caps count a contact's recent messages.
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    content = models.ForeignKey(Content, on_delete=models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=DELIVERY_CHANNELS)
+    # A message's content; none for a webhook call (a check constraint keeps them apart).
+    content = models.ForeignKey(Content, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
     commercial = models.BooleanField(default=True)
     address = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     reason = models.CharField(max_length=500, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
+    # A webhook call's HTTP status code (of its last attempt that got an answer).
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # When to try again: after a transient provider error, or when quiet hours end.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -73,6 +85,10 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["participant", "step"], name="delivery_one_per_participant_step"),
+            models.CheckConstraint(
+                condition=Q(channel=WEBHOOK, content__isnull=True) | (~Q(channel=WEBHOOK) & Q(content__isnull=False)),
+                name="delivery_content_unless_webhook",
+            ),
         ]
         indexes = [
             models.Index(fields=["contact", "channel", "sent_at"], name="delivery_contact_channel_sent"),

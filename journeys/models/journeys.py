@@ -124,6 +124,7 @@ class StepKind(models.TextChoices):
     BRANCH = "branch", "Branch on attributes"
     SPLIT = "split", "Random split"
     LOG = "log", "Log a note"
+    WEBHOOK = "webhook", "Call a webhook"
 
 
 MESSAGE_KINDS = (StepKind.EMAIL, StepKind.TEXT, StepKind.PUSH)

@@ -77,6 +77,7 @@ class HistoryOutcome(models.TextChoices):
     SENT = "sent", "Message queued"
     BLOCKED = "blocked", "Message blocked"
     HELD = "held", "Message held"
+    EXPIRED = "expired", "Message expired"
     WAITING = "waiting", "Waiting"
     WAITED = "waited", "Wait ended"
     YES = "yes", "Yes"

@@ -165,6 +165,13 @@ class Kind:
         """The paths the analytics funnel counts for this step: (path key, label)."""
         return []
 
+    def delivery_figures(self, step: "Step") -> tuple[str, str] | None:
+        """(channel, label) under which the funnel counts this step's deliveries, or None for
+        a step that sends nothing. A message step: its content's channel and name."""
+        if self.channel and step.content is not None:
+            return step.content.channel, step.content.name
+        return None
+
     def path_outcome(self, outcome: str, detail_path: str) -> str | None:
         """Which funnel path a history row of this step counts for (None: no path)."""
         return None

@@ -2,9 +2,12 @@
 sent to an address (the contact's own, or a trigger attribute), under the sending policy."""
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import deliveries, transitions
+from ..durations import DurationError, format_duration
+from ..expiry import SETTING, expired_reason, expires_at, parse_expires_after, when
 from ..models import Delivery, DeliveryStatus, HistoryOutcome
 from ..spec import ATTRIBUTE_PATH, INVALID, UNKNOWN, Problem, SpecPath, StepSpec, text
 from .base import WAIT, Kind, References, Run
@@ -14,14 +17,14 @@ if TYPE_CHECKING:
 
     from ..definition import ParseContext
     from ..designer.canvas import Names
-    from ..models import Step
+    from ..models import Participant, Step
 
 
 class MessageKind(Kind):
     """A message step. Subclasses set name, label, channel and `address` (the contact's own)."""
 
-    fields = ("content", "to")
-    leaving_outcomes = (HistoryOutcome.SENT, HistoryOutcome.BLOCKED)
+    fields = ("content", "to", "expires_after")
+    leaving_outcomes = (HistoryOutcome.SENT, HistoryOutcome.BLOCKED, HistoryOutcome.EXPIRED)
     address: ClassVar[str]  # "contact.email"
     content_label: ClassVar[str]  # "Email to send"
 
@@ -39,18 +42,35 @@ class MessageKind(Kind):
             step.to.startswith("trigger.") and ATTRIBUTE_PATH.match(step.to[len("trigger.") :])
         ):
             ctx.add(path / "to", INVALID, f"must be {self.address} or trigger.<attribute>")
+        step.settings = {}
+        if data.get(SETTING) is not None:
+            raw = data[SETTING]
+            try:
+                if not isinstance(raw, str):
+                    raise DurationError("must be a duration such as 2d, 12h or P2D")
+                step.settings[SETTING] = format_duration(parse_expires_after(raw))
+            except DurationError as error:
+                ctx.add(path / SETTING, INVALID, str(error))
 
     def to_dict(self, step: StepSpec) -> dict[str, Any]:
-        return {"content": step.content, "to": step.to}
+        data = {"content": step.content, "to": step.to}
+        if step.settings.get(SETTING):
+            data[SETTING] = step.settings[SETTING]
+        return data
 
     # --- Database ---
 
     def to_model(self, spec: StepSpec, refs: References) -> dict[str, Any]:
-        return {"content": refs.contents.get(spec.content) if spec.content else None, "to": spec.to}
+        return {
+            "content": refs.contents.get(spec.content) if spec.content else None,
+            "to": spec.to,
+            "settings": _expiry_settings(spec.settings),
+        }
 
     def from_model(self, step: "Step", spec: StepSpec, build: Callable[[str], list[StepSpec]]) -> None:
         spec.content = step.content.key if step.content else None
         spec.to = step.to
+        spec.settings = _expiry_settings(step.settings or {})
 
     def publish_problems(self, step: "Step", where: str) -> list[Problem]:
         problems = []
@@ -98,6 +118,9 @@ class MessageKind(Kind):
             "block": (DeliveryStatus.BLOCKED, decision.reason, None),
             "hold": (DeliveryStatus.HELD, "quiet_hours", decision.until),
         }[decision.action]
+        too_late = _too_late(step, participant, now, decision.until if decision.action == "hold" else None, delivery)
+        if too_late and decision.action != "block":
+            status, reason, next_attempt = DeliveryStatus.EXPIRED, too_late, None
         if delivery is None:
             delivery = deliveries.create(
                 participant,
@@ -112,6 +135,17 @@ class MessageKind(Kind):
         else:
             deliveries.release_held(delivery, status=status, reason=reason, next_attempt_at=next_attempt)
         detail = {"channel": delivery.channel}
+        if status == DeliveryStatus.EXPIRED:
+            transitions.record(
+                participant,
+                step,
+                HistoryOutcome.EXPIRED,
+                now,
+                {**detail, "reason": reason},
+                delivery,
+                writes=run.writes,
+            )
+            return run.plan.next_after(step)
         if decision.action == "hold":
             assert decision.until is not None
             transitions.wait_until(
@@ -157,12 +191,53 @@ class MessageKind(Kind):
             choices=choices, label="Send to", initial=step.to if step and step.to else address
         )
 
+        form.fields[SETTING] = django_forms.CharField(
+            required=False,
+            max_length=20,
+            label="Expires after",
+            initial=step.settings.get(SETTING, "") if step else "",
+            help_text="Optional, e.g. 2d or 12h from when the contact entered the journey: a message that "
+            "cannot go out by then (quiet hours, retries) is recorded as expired, never sent late.",
+        )
+
+    def clean_form(self, form: "forms.Form", data: dict[str, Any]) -> None:
+        raw = (data.get(SETTING) or "").strip()
+        data[SETTING] = ""
+        if raw:
+            try:
+                data[SETTING] = format_duration(parse_expires_after(raw))
+            except DurationError as error:
+                form.add_error(SETTING, f"{error}.")
+
     def form_to_spec(self, form: "forms.Form", spec: StepSpec) -> None:
         spec.content, spec.to = form.cleaned_data["content"].key, form.cleaned_data["to"]
+        expiry = form.cleaned_data.get(SETTING)
+        spec.settings = {SETTING: expiry} if expiry else {}
 
     def suggested_id(self, form: "forms.Form") -> str:
         return form.cleaned_data["content"].name
 
     def summary(self, step: StepSpec, names: "Names") -> str:
         content = names.content.get(step.content or "", step.content or "(no message chosen)")
-        return f"{self.label}: {content} to {step.to}"
+        expiry = step.settings.get(SETTING)
+        return f"{self.label}: {content} to {step.to}" + (f", expires after {expiry}" if expiry else "")
+
+
+def _expiry_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {SETTING: settings[SETTING]} if settings.get(SETTING) else {}
+
+
+def _too_late(
+    step: "Step", participant: "Participant", now: datetime, held_until: datetime | None, delivery: Delivery | None
+) -> str:
+    """Why the message may no longer go out ("" while it may): held past its expiry, or at
+    (or back at, after quiet hours) the step after it."""
+    expiry = expires_at(step, participant)
+    if expiry is None:
+        return ""
+    if held_until is not None and held_until > expiry:
+        return expired_reason(step, f"quiet hours until {when(held_until)}")
+    if now >= expiry:
+        why = "held for quiet hours, released" if delivery is not None else "reached the step"
+        return expired_reason(step, f"{why} at {when(now)}, past {when(expiry)}")
+    return ""

@@ -93,6 +93,7 @@ def test_a_read_key_gets_the_figures_in_the_documented_shape(live_server, scenar
             "failed": 0,
             "queued": 0,
             "held": 0,
+            "expired": 0,
         },
     }
     opened = next(step for step in body["steps"] if step["id"] == "opened")

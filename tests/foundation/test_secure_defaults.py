@@ -25,6 +25,7 @@ PRODUCTION = {
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
     "SECURE_HSTS_PRELOAD": "1",
     "PROVIDER_WEBHOOK_SECRET": "a-long-random-webhook-secret",
+    "WEBHOOK_SIGNING_SECRET": "another-long-random-secret",
 }
 
 
@@ -95,3 +96,17 @@ def test_check_deploy_names_a_missing_security_setting(tmp_path, missing):
 
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_check_deploy_warns_when_webhook_calls_would_go_unsigned(tmp_path):
+    settings = {k: v for k, v in PRODUCTION.items() if k != "WEBHOOK_SIGNING_SECRET"}
+
+    result = _run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path / ".env",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        **settings,
+    )
+
+    assert result.returncode == 1
+    assert "(journeys.W010) WEBHOOK_SIGNING_SECRET is empty" in result.stderr
