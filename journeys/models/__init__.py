@@ -1,3 +1,4 @@
+from .abtests import ABTestResult, ABTestState
 from .contacts import Consent, ConsentChange, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
 from .deliveries import (
     BlockReason,
@@ -26,6 +27,8 @@ from .participants import ONCE_EVER, HistoryOutcome, Participant, ParticipantHis
 __all__ = [
     "MESSAGE_KINDS",
     "ONCE_EVER",
+    "ABTestResult",
+    "ABTestState",
     "BlockReason",
     "Consent",
     "ConsentChange",

@@ -124,6 +124,7 @@ class StepKind(models.TextChoices):
     BRANCH = "branch", "Branch on attributes"
     SPLIT = "split", "Random split"
     LOG = "log", "Log a note"
+    AB_TEST = "ab_test", "A/B test"
 
 
 MESSAGE_KINDS = (StepKind.EMAIL, StepKind.TEXT, StepKind.PUSH)
