@@ -291,7 +291,12 @@ def ab_test_summary(step: Step, now: datetime) -> dict:
         "last_checked_at": result.last_checked_at if result else None,
         "decision_counts": result.counts if result else [],
         "variants": [
-            {**c.as_dict(), "percent": p.get("percent"), "winner": bool(result and result.winner_path == i)}
+            {
+                **c.as_dict(),
+                "rate_percent": None if c.rate is None else round(100 * c.rate, 1),
+                "percent": p.get("percent"),
+                "winner": bool(result and result.winner_path == i),
+            }
             for i, (c, p) in enumerate(zip(counts, step.paths, strict=False))
         ],
     }

@@ -381,3 +381,19 @@ def test_the_summary_and_the_participants_api_show_the_variant(ab_journey, enter
         ("", None),
         ("subject-test", variant_of(participant)),
     ]
+
+
+def test_the_simulator_shows_the_variant_taken(ab_journey):
+    from journeys.simulation import SimulatedEvent, simulate
+
+    timeline = simulate(
+        "abandoned-cart",
+        {"id": "t1", "email": "t1@example.com"},
+        [SimulatedEvent(timedelta(0), "abandoned_cart", {"cart_total": 80})],
+    )
+
+    row = next(e for e in timeline if e.step == "subject-test")
+    assert (row.outcome, row.detail in ("variant A (random)", "variant B (random)")) == ("path", True)
+    note = next(e for e in timeline if e.step.startswith("note-"))
+    assert note.step == f"note-{row.detail[8].lower()}"
+    assert not Participant.objects.exists() and not ABTestResult.objects.exists()
