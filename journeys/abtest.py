@@ -31,6 +31,7 @@ from .models import (
     Delivery,
     HistoryOutcome,
     JourneyStatus,
+    JourneyVersion,
     ParticipantHistory,
     Step,
 )
@@ -300,3 +301,21 @@ def ab_test_summary(step: Step, now: datetime) -> dict:
             for i, (c, p) in enumerate(zip(counts, step.paths, strict=False))
         ],
     }
+
+
+def ab_test_states(version: JourneyVersion | None, now: datetime) -> dict[str, str]:
+    """One line per A/B test step of a published version, by step key, for the canvas
+    ("decided: A wins against B: p = 0.003", "collecting until …"). A draft has none."""
+    if version is None or version.published_at is None:
+        return {}
+    states = {}
+    for step in Step.objects.filter(version=version, kind="ab_test").select_related("version", "ab_test_result"):
+        result = getattr(step, "ab_test_result", None)
+        if result is None:
+            due = due_at(step)
+            states[step.key] = f"collecting until {due:%Y-%m-%d %H:%M} UTC" if due and now < due else "collecting"
+        elif result.state == ABTestState.DECIDED:
+            states[step.key] = f"decided: {result.message}"
+        else:
+            states[step.key] = result.message or str(result.state)
+    return states

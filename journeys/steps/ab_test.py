@@ -244,11 +244,11 @@ class ABTestKind(PathsKind):
             form.add_error(
                 None, f"The shares add up to {sum(v.percent or 0 for v in variants)} %; they must add up to 100 %."
             )
-        raw = data.get("winner_decide_after") or ""
-        try:
-            data["winner_decide_after"] = format_duration(parse_wait(raw))
-        except DurationError as error:
-            form.add_error("winner_decide_after", str(error))
+        if "winner_decide_after" in data:  # absent: the field's own error is shown
+            try:
+                data["winner_decide_after"] = format_duration(parse_wait(data["winner_decide_after"]))
+            except DurationError as error:
+                form.add_error("winner_decide_after", f"Decide after {error}.")
         data["paths"] = variants
 
     def form_to_spec(self, form: "forms.Form", spec: StepSpec) -> None:
@@ -274,7 +274,7 @@ class ABTestKind(PathsKind):
             + ", ".join(f"{p.name} {p.percent} %" for p in step.paths)
             + f"; best {metric} wins after {after} (at least {settings.get('min_per_variant')} each)"
         )
-        state = getattr(names, "ab_tests", {}).get(step.id)
+        state = names.ab_tests.get(step.id)
         return f"{line} — {state}" if state else line
 
 
