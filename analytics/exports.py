@@ -86,7 +86,7 @@ def ab_test_json(test: dict[str, Any]) -> dict[str, Any]:
     def when(value: Any) -> str | None:
         return value.isoformat() if value is not None else None
 
-    decision = ("winner", "p_value", "z", "decided_at", "decision_counts")
+    decision = ("winner", "p_value", "p_text", "z", "decided_at", "decision_counts")
     return {
         **{k: v for k, v in test.items() if k not in (*decision, "decide_at", "last_checked_at")},
         "decide_at": when(test["decide_at"]),

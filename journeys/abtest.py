@@ -218,17 +218,23 @@ def check_test(step: Step, now: datetime) -> ABTestResult:
 def winner_on_arrival(step: Step, now: datetime) -> int | None:
     """The winner's path index for a participant arriving now, or None (assign at random).
 
-    After decide_after, a participant arriving checks the test itself when nobody did in the
-    last minute, so a lagging schedule does not hold the winner back."""
-    result = ABTestResult.objects.filter(step=step).first()
-    if result is not None and result.state == ABTestState.DECIDED:
-        return result.winner_path
+    Before decide_after there is nothing to read (no query). After it, a participant
+    arriving checks the test itself when nobody did in the last minute, so a lagging schedule
+    does not hold the winner back; a failing check is logged and the participant goes on at
+    random (the schedule tries again)."""
     due = due_at(step)
     if due is None or now < due:
         return None
+    result = ABTestResult.objects.filter(step=step).first()
+    if result is not None and result.state == ABTestState.DECIDED:
+        return result.winner_path
     if result is not None and result.last_checked_at is not None and now - result.last_checked_at < LAZY_CHECK_EVERY:
         return None
-    result = check_test(step, now)
+    try:
+        result = check_test(step, now)
+    except Exception:
+        logger.exception("checking the A/B test of step %s on arrival failed", step.pk)
+        return None
     return result.winner_path if result.state == ABTestState.DECIDED else None
 
 
@@ -287,6 +293,7 @@ def ab_test_summary(step: Step, now: datetime) -> dict:
         "message": message,
         "winner": result.winner if result and result.state == ABTestState.DECIDED else None,
         "p_value": result.p_value if result else None,
+        "p_text": f"{result.p_value:.3g}" if result and result.p_value is not None else "",
         "z": result.z if result else None,
         "decided_at": result.decided_at if result else None,
         "last_checked_at": result.last_checked_at if result else None,

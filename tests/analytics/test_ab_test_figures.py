@@ -98,7 +98,7 @@ def test_the_journey_page_shows_the_test(decided, analyst, client):
 
     assert "<h2>A/B tests</h2>" in page
     assert 'data-figure="winner">Short subject<' in page
-    assert f'data-figure="p_value">{ABTestResult.objects.get().p_value:.4f}<' in page
+    assert f'data-figure="p_value">{ABTestResult.objects.get().p_value:.3g}<' in page
 
 
 def test_an_undecided_test_says_so_on_the_page(db, seed_bundle, raise_event, clock, analyst, client):
@@ -126,7 +126,7 @@ def test_an_analyst_reads_the_ab_test_in_a_browser(
     section = page.locator("#ab-test-subject-test")
     assert section.locator("[data-figure=state]").inner_text() == "decided"
     assert section.locator("[data-figure=winner]").inner_text() == "Short subject"
-    assert section.locator("[data-figure=p_value]").inner_text() == f"{ABTestResult.objects.get().p_value:.4f}"
+    assert section.locator("[data-figure=p_value]").inner_text() == f"{ABTestResult.objects.get().p_value:.3g}"
     for name, key in (("Short subject", "email-a"), ("Long subject", "email-b")):
         row = section.locator(f'tr[data-variant="{name}"]')
         participants, sent, opened = variant_counts(key)

@@ -4,8 +4,10 @@ the round trip through export."""
 
 import math
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.test import Client
 
 from journeys.abtest import (
@@ -397,3 +399,41 @@ def test_the_simulator_shows_the_variant_taken(ab_journey):
     note = next(e for e in timeline if e.step.startswith("note-"))
     assert note.step == f"note-{row.detail[8].lower()}"
     assert not Participant.objects.exists() and not ABTestResult.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_checking_at_once_decide_once(seed_bundle, raise_event, clock):
+    """Two threads, two database connections, one result row: one decision, written once."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite has one writer)")
+    import_module("triggers.migrations.0002_builtin_triggers").create_builtin_triggers(django_apps, None)
+    import_bundle(with_test(seed_bundle, AB_TEST), publish_journeys=True)
+    for i in range(40):
+        raise_event("abandoned_cart", {"id": f"c{i}", "email": f"c{i}@example.com"}, {"cart_total": 80})
+    goals_for(list(Participant.objects.all()), raise_event, {"A": 0.9, "B": 0.1})
+    step = Step.objects.get(key="subject-test")
+    barrier, results, at = threading.Barrier(2), [], START + timedelta(days=3)
+
+    def worker(offset: int) -> None:
+        try:
+            barrier.wait()
+            results.append(
+                check_test(Step.objects.select_related("version").get(pk=step.pk), at + timedelta(seconds=offset))
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = ABTestResult.objects.get()
+    assert stored.state == "decided" and stored.winner == "A"
+    assert {(r.winner, r.decided_at) for r in results} == {("A", stored.decided_at)}
+    assert ABTestResult.objects.count() == 1
