@@ -437,3 +437,30 @@ def test_two_workers_checking_at_once_decide_once(seed_bundle, raise_event, cloc
     assert stored.state == "decided" and stored.winner == "A"
     assert {(r.winner, r.decided_at) for r in results} == {("A", stored.decided_at)}
     assert ABTestResult.objects.count() == 1
+
+
+def test_the_check_runs_every_five_minutes_as_a_django_q2_schedule(db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="Check A/B tests")
+
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "journeys.tasks.check_ab_tests",
+        Schedule.MINUTES,
+        5,
+        -1,
+    )
+
+
+def test_a_failing_check_on_arrival_lets_the_participant_go_on_at_random(ab_journey, enter, clock, monkeypatch):
+    import journeys.abtest
+
+    def broken(step, now):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(journeys.abtest, "check_test", broken)
+    clock.shift(timedelta(days=3))
+
+    (participant,) = enter(1)
+    assert participant.history.get(step_key="subject-test").detail["assigned"] == "random"
+    assert participant.current_step.key == "wait-a-week"
