@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from .durations import describe_duration, parse_duration
@@ -185,11 +185,18 @@ def count_variants(step: Step) -> list[VariantCount]:
 # --- The one writer -------------------------------------------------------------------------
 
 
-def check_test(step: Step, now: datetime) -> ABTestResult:
-    """Look at the test again and record where it stands; a decided test stays decided."""
+def check_test(step: Step, now: datetime, *, wait: bool = True) -> ABTestResult:
+    """Look at the test again and record where it stands; a decided test stays decided.
+
+    `wait=False` (a participant arriving): when another transaction is checking the test
+    right now, do not wait for it (PostgreSQL's SKIP LOCKED) and answer the row as read."""
     with transaction.atomic():
         result, _ = ABTestResult.objects.get_or_create(step=step)
-        result = ABTestResult.objects.select_for_update().get(pk=result.pk)
+        skip = not wait and connection.features.has_select_for_update_skip_locked
+        locked = ABTestResult.objects.select_for_update(skip_locked=skip).filter(pk=result.pk).first()
+        if locked is None:
+            return result
+        result = locked
         if result.state == ABTestState.DECIDED:
             return result
         min_per_variant = settings_of(step)[2]
@@ -231,7 +238,7 @@ def winner_on_arrival(step: Step, now: datetime) -> int | None:
     if result is not None and result.last_checked_at is not None and now - result.last_checked_at < LAZY_CHECK_EVERY:
         return None
     try:
-        result = check_test(step, now)
+        result = check_test(step, now, wait=False)
     except Exception:
         logger.exception("checking the A/B test of step %s on arrival failed", step.pk)
         return None

@@ -455,7 +455,7 @@ def test_the_check_runs_every_five_minutes_as_a_django_q2_schedule(db):
 def test_a_failing_check_on_arrival_lets_the_participant_go_on_at_random(ab_journey, enter, clock, monkeypatch):
     import journeys.abtest
 
-    def broken(step, now):
+    def broken(step, now, wait=True):
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(journeys.abtest, "check_test", broken)
@@ -464,3 +464,40 @@ def test_a_failing_check_on_arrival_lets_the_participant_go_on_at_random(ab_jour
     (participant,) = enter(1)
     assert participant.history.get(step_key="subject-test").detail["assigned"] == "random"
     assert participant.current_step.key == "wait-a-week"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_arrival_does_not_wait_for_a_check_in_progress(seed_bundle, raise_event, clock):
+    """While the schedule's check holds the result row, a participant arriving skips the
+    lazy check (SKIP LOCKED) and takes a variant at random instead of waiting."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    import_module("triggers.migrations.0002_builtin_triggers").create_builtin_triggers(django_apps, None)
+    import_bundle(with_test(seed_bundle, AB_TEST), publish_journeys=True)
+    step = Step.objects.select_related("version").get(key="subject-test")
+    ABTestResult.objects.create(step=step)
+    held, release = threading.Event(), threading.Event()
+
+    def checker() -> None:
+        try:
+            with transaction.atomic():
+                ABTestResult.objects.select_for_update().get(step=step)
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=checker)
+    thread.start()
+    try:
+        assert held.wait(30)
+        clock.shift(timedelta(days=3))
+        result = check_test(step, START + timedelta(days=3), wait=False)
+        assert (result.state, result.last_checked_at) == ("collecting", None)
+    finally:
+        release.set()
+        thread.join()
