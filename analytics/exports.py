@@ -77,6 +77,28 @@ def report_json(report: JourneyReport, period_name: str) -> dict[str, Any]:
         "entries_over_time": [
             {"at": b.at.isoformat(), "entered": b.entered, "goal_met": b.goal_met} for b in report.entries_over_time
         ],
+        "ab_tests": [ab_test_json(test) for test in report.ab_tests],
+    }
+
+
+def ab_test_json(test: dict[str, Any]) -> dict[str, Any]:
+    """An A/B test's state, its decision and its per-variant figures (rates as fractions 0-1)."""
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    decision = ("winner", "p_value", "p_text", "z", "decided_at", "decision_counts")
+    return {
+        **{k: v for k, v in test.items() if k not in (*decision, "decide_at", "last_checked_at")},
+        "decide_at": when(test["decide_at"]),
+        "last_checked_at": when(test["last_checked_at"]),
+        "decision": {
+            "winner": test["winner"],
+            "p_value": test["p_value"],
+            "z": test["z"],
+            "decided_at": when(test["decided_at"]),
+            "counts": test["decision_counts"],
+        },
     }
 
 

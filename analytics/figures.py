@@ -198,6 +198,9 @@ class JourneyReport:
     entries_over_time: list[Bucket]
     sources: Sources
     drawn_at: datetime
+    # The shown version's A/B tests (journeys.abtest.ab_test_summary): each test is about
+    # every participant of its step since publishing, whatever the period.
+    ab_tests: list[dict] = field(default_factory=list)
 
     @property
     def goal_percent(self) -> float | None:
@@ -287,8 +290,20 @@ def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
         entries_over_time=entries_over_time(cohort, now, groups),
         sources=sources,
         drawn_at=now,
+        ab_tests=ab_tests(version, now),
         **totals,
     )
+
+
+def ab_tests(version: JourneyVersion | None, now: datetime) -> list[dict]:
+    """Where each A/B test of the version stands, with its per-variant figures (a few
+    queries per test step, on the step's own rows)."""
+    from journeys.abtest import ab_test_summary
+
+    if version is None:
+        return []
+    steps = Step.objects.filter(version=version, kind=StepKind.AB_TEST).select_related("version").order_by("pk")
+    return [ab_test_summary(step, now) for step in steps]
 
 
 def _add_participants(groups: Groups, by_id: dict[int, StepFigures]) -> dict[str, int]:

@@ -29,10 +29,15 @@ from .models import Delivery, Participant, ParticipantHistory, ParticipantState
 
 class HistorySerializer(serializers.ModelSerializer):
     step = serializers.CharField(source="step_key")
+    variant = serializers.SerializerMethodField()
 
     class Meta:
         model = ParticipantHistory
-        fields = ["step", "outcome", "at"]
+        fields = ["step", "outcome", "at", "variant"]
+
+    def get_variant(self, row: ParticipantHistory) -> str | None:
+        """The variant an A/B test step sent the participant down (null on other rows)."""
+        return row.detail.get("variant") if isinstance(row.detail, dict) else None
 
 
 class DeliverySerializer(serializers.ModelSerializer):

@@ -188,6 +188,8 @@ def _timeline(version: JourneyVersion, contact_key: str, start: datetime) -> lis
                     detail += f" ({row.detail['reason']})"
             elif "until" in row.detail:
                 detail = f"until +{_offset(datetime.fromisoformat(row.detail['until']) - start)}"
+            elif "variant" in row.detail:
+                detail = f"variant {row.detail['variant']} ({row.detail.get('assigned', 'random')})"
             elif row.outcome == "exited":
                 detail = f"exit trigger {row.detail.get('trigger')}"
             entries.append(TimelineEntry(row.at - start, row.step_key, row.outcome, detail))

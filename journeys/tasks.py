@@ -108,3 +108,13 @@ def enter_segment_batch(entry_id: int) -> int:
         entered = enter_batch(entry_id)
     dispatch_collected(deliveries)
     return entered
+
+
+def check_ab_tests() -> str:
+    """The A/B tests' check (a django-q2 schedule every few minutes): decide the tests
+    whose time has come. Safe to run on two workers at once (journeys.abtest.check_test)."""
+    from django.utils import timezone
+
+    from journeys.abtest import check_due_tests
+
+    return f"{check_due_tests(timezone.now())} A/B tests decided"

@@ -38,6 +38,8 @@ class Names:
     content: dict[str, str] = field(default_factory=dict)
     content_ready: dict[str, bool] = field(default_factory=dict)
     segments: dict[str, str] = field(default_factory=dict)
+    # Where the A/B tests of the live version stand, by step key (journeys.abtest).
+    ab_tests: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -20,11 +20,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.text import slugify
 
 from content.models import Content
 from triggers.models import Trigger
 
+from ..abtest import ab_test_states
 from ..bundles import (
     catalogue_from_database,
     export_bundle,
@@ -261,6 +263,7 @@ class JourneyDesigner(_DesignerBase):
                 tile_problems.setdefault(problem["step"], []).append(problem["message"])
         lookup = names()
         live = journey.versions.filter(state=VersionState.PUBLISHED).first()
+        lookup.ab_tests = ab_test_states(live or version, timezone.now())
         context = self._context(
             request,
             journey,

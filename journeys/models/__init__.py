@@ -1,3 +1,4 @@
+from .abtests import ABTestResult, ABTestState
 from .contacts import Consent, ConsentChange, ConsentStatus, Contact, Segment, SegmentKind, SegmentMembership
 from .deliveries import (
     DELIVERY_CHANNELS,
@@ -30,6 +31,8 @@ __all__ = [
     "MESSAGE_KINDS",
     "ONCE_EVER",
     "WEBHOOK",
+    "ABTestResult",
+    "ABTestState",
     "BlockReason",
     "Consent",
     "ConsentChange",

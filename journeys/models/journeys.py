@@ -125,6 +125,7 @@ class StepKind(models.TextChoices):
     SPLIT = "split", "Random split"
     LOG = "log", "Log a note"
     WEBHOOK = "webhook", "Call a webhook"
+    AB_TEST = "ab_test", "A/B test"
 
 
 MESSAGE_KINDS = (StepKind.EMAIL, StepKind.TEXT, StepKind.PUSH)

@@ -38,6 +38,6 @@ def leaving_outcomes() -> tuple[str, ...]:
 
 
 # The kinds, in designer order. Each module registers itself.
-from . import email, text, push, wait, wait_for, branch, split, log, webhook  # noqa: E402, F401, I001
+from . import email, text, push, webhook, wait, wait_for, branch, split, ab_test, log  # noqa: E402, F401, I001
 
 __all__ = ["WAIT", "Kind", "References", "Run", "kind_of", "kinds", "leaving_outcomes", "message_kinds", "register"]

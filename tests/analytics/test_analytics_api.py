@@ -54,6 +54,7 @@ def test_a_read_key_gets_the_figures_in_the_documented_shape(live_server, scenar
         "goal_target_percent",
         "steps",
         "entries_over_time",
+        "ab_tests",
     ]
     assert body["journey"] == "abandoned-cart"
     assert body["period"] == {
