@@ -21,7 +21,7 @@ from .journeys import (
     StepKind,
     VersionState,
 )
-from .participants import ONCE_EVER, HistoryOutcome, Participant, ParticipantHistory, ParticipantState
+from .participants import ONCE_EVER, HistoryOutcome, Participant, ParticipantGroup, ParticipantHistory, ParticipantState
 
 __all__ = [
     "MESSAGE_KINDS",
@@ -43,6 +43,7 @@ __all__ = [
     "JourneyType",
     "JourneyVersion",
     "Participant",
+    "ParticipantGroup",
     "ParticipantHistory",
     "ParticipantState",
     "RepeatPolicy",

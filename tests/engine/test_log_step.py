@@ -55,4 +55,4 @@ def test_the_canvas_and_the_reports_know_the_log_step_from_its_module(logging_jo
 
     assert (tile.kind, tile.kind_label, tile.summary) == ("log", "Log a note", "Log a note: entered with a cart")
     assert "logged" in leaving_outcomes()
-    assert [k.name for k in kinds()][-1] == "log"
+    assert "log" in [k.name for k in kinds()]
