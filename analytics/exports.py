@@ -56,7 +56,7 @@ def step_json(step: StepFigures) -> dict[str, Any]:
 def report_json(report: JourneyReport, period_name: str) -> dict[str, Any]:
     """The shape of GET /api/v1/journeys/KEY/analytics (docs/api.md)."""
     cohort = report.cohort
-    return {
+    data: dict[str, Any] = {
         "journey": cohort.journey.key,
         "period": {
             "name": period_name,
@@ -77,6 +77,9 @@ def report_json(report: JourneyReport, period_name: str) -> dict[str, Any]:
             {"at": b.at.isoformat(), "entered": b.entered, "goal_met": b.goal_met} for b in report.entries_over_time
         ],
     }
+    if report.holdout is not None:  # only for a journey with a holdout group (docs/api.md)
+        data["holdout"] = report.holdout.as_dict()
+    return data
 
 
 STEP_COLUMNS = [

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from journeys.models import (
@@ -57,6 +57,7 @@ from journeys.models import (
     Journey,
     JourneyVersion,
     Participant,
+    ParticipantGroup,
     ParticipantHistory,
     ParticipantState,
     Step,
@@ -66,6 +67,7 @@ from journeys.models import (
 from journeys.steps import kind_of, kinds
 
 from .counts import LEAVING_OUTCOMES, STAGES
+from .lift import Lift
 from .sources import Groups, Sources, cohort_groups, dashboard_totals, sources_for
 
 __all__ = ["LEAVING_OUTCOMES", "STAGES"]
@@ -197,6 +199,8 @@ class JourneyReport:
     entries_over_time: list[Bucket]
     sources: Sources
     drawn_at: datetime
+    # Goal per group and the lift, when the cohort has a holdout group (analytics.lift).
+    holdout: Lift | None = None
 
     @property
     def goal_percent(self) -> float | None:
@@ -286,8 +290,29 @@ def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
         entries_over_time=entries_over_time(cohort, now, groups),
         sources=sources,
         drawn_at=now,
+        holdout=holdout_lift(cohort, version),
         **totals,
     )
+
+
+def holdout_lift(cohort: Cohort, version: JourneyVersion | None) -> Lift | None:
+    """Goal figures of the cohort's treatment and holdout groups (one grouped query), for a
+    journey that has, or had, a holdout group; None otherwise."""
+    if (
+        not (version is not None and version.holdout_percent)
+        and not cohort.participants().filter(group=ParticipantGroup.HOLDOUT).exists()
+    ):
+        return None
+    counts = {
+        row["group"]: (row["n"], row["met"])
+        for row in cohort.participants()
+        .values("group")
+        .annotate(n=Count("pk"), met=Count("pk", filter=Q(goal_met_at__isnull=False)))
+        .order_by()
+    }
+    treatment = counts.get(ParticipantGroup.TREATMENT, (0, 0))
+    holdout = counts.get(ParticipantGroup.HOLDOUT, (0, 0))
+    return Lift(treatment[0], treatment[1], holdout[0], holdout[1])
 
 
 def _add_participants(groups: Groups, by_id: dict[int, StepFigures]) -> dict[str, int]:

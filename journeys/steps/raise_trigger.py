@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import transitions
 from ..spec import CONFLICT, INVALID, TOO_MANY, UNKNOWN, WRONG_TYPE, Problem, SpecPath, StepSpec
 from . import register
-from .base import Kind, References, Run
+from .base import HELD_OUT, Kind, References, Run
 
 if TYPE_CHECKING:
     from django import forms
@@ -217,6 +217,14 @@ class RaiseTriggerKind(Kind):
         trigger = names.triggers.get(step.trigger or "", step.trigger or "(no trigger)")
         attributes = step.settings.get("attributes", {})
         return f"Raise {trigger}" + (f" with {', '.join(attributes)}" if attributes else "")
+
+    # --- Reports ---
+
+    def funnel_paths(self, step: "Step") -> list[tuple[str, str]]:
+        return [(RAISED, "Raised"), (CUT, "Cut (too many hops)"), (FAILED, "Failed"), (HELD_OUT, "Held out")]
+
+    def path_outcome(self, outcome: str, detail_path: str) -> str | None:
+        return outcome if outcome in (*RAISE_OUTCOMES, HELD_OUT) else None
 
 
 def attribute_problems(name: str, value: Any, schema: Mapping[str, str] | None, trigger: str) -> list[tuple[str, str]]:

@@ -92,7 +92,7 @@ def test_every_error_is_reported_at_once():
         ),
         (
             lambda j: j["steps"].append({"id": "x", "type": "teleport"}),
-            "journeys[0].steps[2].type: must be one of email, text, push, wait, wait_for, branch, split, log",
+            "journeys[0].steps[2].type: must be one of email, text, push, wait, wait_for, branch, split, log, raise_trigger",
         ),
         (
             lambda j: j.update(time_zone="Mars/Olympus"),
