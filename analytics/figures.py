@@ -224,6 +224,7 @@ class JourneyRow:
     sent: int = 0
     opened: int = 0
     clicked: int = 0
+    holdout: Lift | None = None  # journeys with a holdout group (holdout_lifts)
 
     @property
     def goal_percent(self) -> float | None:
@@ -479,7 +480,32 @@ def dashboard_rows(since: datetime, until: datetime, sources: Sources | None = N
             continue
         line.entered, line.active, line.goal_met = totals.entered, totals.active, totals.goal_met
         line.sent, line.opened, line.clicked = totals.sent, totals.opened, totals.clicked
+    for journey_id, lift in holdout_lifts(since, until).items():
+        if journey_id in rows:
+            rows[journey_id].holdout = lift
     return [rows[j.pk] for j in journeys]
+
+
+def holdout_lifts(since: datetime, until: datetime) -> dict[int, Lift]:
+    """Goal per group of the journeys with a holdout group, for entries in [since, until):
+    one grouped query over those journeys' participants only (the rollup has no groups)."""
+    journey_ids = set(JourneyVersion.objects.filter(holdout_percent__gt=0).values_list("journey_id", flat=True))
+    if not journey_ids:
+        return {}
+    counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for row in (
+        Participant.objects.filter(journey_id__in=journey_ids, entered_at__gte=since, entered_at__lt=until)
+        .values("journey_id", "group")
+        .annotate(n=Count("pk"), met=Count("pk", filter=Q(goal_met_at__isnull=False)))
+        .order_by()
+    ):
+        counts[row["journey_id"]][row["group"]] = (row["n"], row["met"])
+    lifts = {}
+    for journey_id, groups in counts.items():
+        treatment = groups.get(ParticipantGroup.TREATMENT, (0, 0))
+        holdout = groups.get(ParticipantGroup.HOLDOUT, (0, 0))
+        lifts[journey_id] = Lift(treatment[0], treatment[1], holdout[0], holdout[1])
+    return lifts
 
 
 @dataclass
