@@ -298,3 +298,34 @@ def test_the_simulator_shows_the_raised_event(live):
     assert (raised.outcome, raised.detail) == ("raised", 'trigger vip_flagged {"big": false, "total": 70} (hop 1)')
     assert not Event.objects.filter(trigger__key="vip_flagged").exists()  # rolled back
     assert Journey.objects.get(key="flag-vips").participants.count() == 0
+
+
+def test_the_funnel_counts_raised_cut_failed_and_held_out(db, clock, bundle, raise_event):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.figures import Cohort, journey_report
+    from journeys.holdout import in_holdout
+
+    bundle["journeys"] = [flagging(holdout_percent=50)]
+    import_bundle(bundle, publish_journeys=True)
+    people = [f"cust-{n}" for n in range(20)]
+    for key in people:
+        raise_event("abandoned_cart", {"id": key}, {"cart_total": 80})
+    journey = Journey.objects.get(key="flag-vips")
+
+    now = timezone.now()
+    report = journey_report(Cohort(journey, now - timedelta(days=1), now + timedelta(days=1)), now)
+
+    step = next(s for s in report.steps if s.key == "flag-vip")
+    held = sum(in_holdout("flag-vips", k, 50) for k in people)
+    assert 0 < held < len(people)
+    assert step.processed == len(people)
+    assert {p.key: p.count for p in step.paths} == {
+        "raised": len(people) - held,
+        "cut": 0,
+        "failed": 0,
+        "held_out": held,
+    }
+    assert [p.label for p in step.paths] == ["Raised", "Cut (too many hops)", "Failed", "Held out"]
