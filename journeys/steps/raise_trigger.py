@@ -77,22 +77,22 @@ class RaiseTriggerKind(Kind):
                 ctx.add(path / "attributes" / str(name), code, message)
             if isinstance(value, str):
                 attributes[str(name)] = value
-        step.settings = {"attributes": attributes}
+        step.settings = {"attributes": _sorted(attributes)}
 
     def to_dict(self, step: StepSpec) -> dict[str, Any]:
-        return {"trigger": step.trigger, "attributes": dict(step.settings.get("attributes", {}))}
+        return {"trigger": step.trigger, "attributes": _sorted(step.settings.get("attributes", {}))}
 
     # --- Database ---
 
     def to_model(self, spec: StepSpec, refs: References) -> dict[str, Any]:
         return {
             "trigger": refs.triggers.get(spec.trigger) if spec.trigger else None,
-            "settings": {"attributes": dict(spec.settings.get("attributes", {}))},
+            "settings": {"attributes": _sorted(spec.settings.get("attributes", {}))},
         }
 
     def from_model(self, step: "Step", spec: StepSpec, build: Callable[[str], list[StepSpec]]) -> None:
         spec.trigger = step.trigger.key if step.trigger else None
-        spec.settings = {"attributes": dict(step.settings.get("attributes", {}))}
+        spec.settings = {"attributes": _sorted(step.settings.get("attributes", {}))}
 
     def publish_problems(self, step: "Step", where: str) -> list[Problem]:
         trigger = step.trigger
@@ -108,7 +108,7 @@ class RaiseTriggerKind(Kind):
         if trigger.pk == step.version.start_trigger_id:
             problems.append(Problem(where, f"the journey cannot raise its own start trigger {trigger.name!r}"))
         schema = dict(trigger.attributes.values_list("name", "type"))
-        for name, value in step.settings.get("attributes", {}).items():
+        for name, value in _sorted(step.settings.get("attributes", {})).items():
             for _, message in attribute_problems(name, value, schema, trigger.key):
                 problems.append(Problem(where, f"attribute {name}: {message}", fix=("trigger", trigger.key)))
         return problems
@@ -208,14 +208,14 @@ class RaiseTriggerKind(Kind):
 
     def form_to_spec(self, form: "forms.Form", spec: StepSpec) -> None:
         spec.trigger = form.cleaned_data["trigger"].key
-        spec.settings = {"attributes": {str(k): v for k, v in form.cleaned_data["attributes"].items()}}
+        spec.settings = {"attributes": _sorted({str(k): v for k, v in form.cleaned_data["attributes"].items()})}
 
     def suggested_id(self, form: "forms.Form") -> str:
         return f"raise {form.cleaned_data['trigger'].name}"
 
     def summary(self, step: StepSpec, names: "Names") -> str:
         trigger = names.triggers.get(step.trigger or "", step.trigger or "(no trigger)")
-        attributes = step.settings.get("attributes", {})
+        attributes = _sorted(step.settings.get("attributes", {}))
         return f"Raise {trigger}" + (f" with {', '.join(attributes)}" if attributes else "")
 
     # --- Reports ---
@@ -225,6 +225,12 @@ class RaiseTriggerKind(Kind):
 
     def path_outcome(self, outcome: str, detail_path: str) -> str | None:
         return outcome if outcome in (*RAISE_OUTCOMES, HELD_OUT) else None
+
+
+def _sorted(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes by name: the order is the same whichever database kept them (PostgreSQL's
+    JSONB does not keep the order of keys)."""
+    return dict(sorted(attributes.items()))
 
 
 def attribute_problems(name: str, value: Any, schema: Mapping[str, str] | None, trigger: str) -> list[tuple[str, str]]:

@@ -242,9 +242,9 @@ def test_publishing_refuses_the_own_start_trigger_and_a_draft_trigger(live):
         publish(draft)
     assert [str(p) for p in caught.value.problems] == [
         "step flag-vip: the journey cannot raise its own start trigger 'Abandoned cart'",
-        "step flag-vip: attribute total: the trigger 'abandoned_cart' has no attribute 'total' (it has: "
-        "cart, cart.currency, cart.items, cart_total, cart_url)",
         "step flag-vip: attribute big: the trigger 'abandoned_cart' has no attribute 'big' (it has: "
+        "cart, cart.currency, cart.items, cart_total, cart_url)",
+        "step flag-vip: attribute total: the trigger 'abandoned_cart' has no attribute 'total' (it has: "
         "cart, cart.currency, cart.items, cart_total, cart_url)",
     ]
 
@@ -287,7 +287,7 @@ def test_the_canvas_and_the_funnel_know_the_step(live):
     spec = version_to_spec(JourneyVersion.objects.get(journey__key="flag-vips"))
     tile = build_canvas(spec, Names(triggers={"vip_flagged": "VIP flagged"})).items[1]
 
-    assert (tile.kind, tile.summary) == ("raise_trigger", "Raise VIP flagged with total, big")
+    assert (tile.kind, tile.summary) == ("raise_trigger", "Raise VIP flagged with big, total")
     assert {"raised", "cut", "failed", "held_out"} <= set(leaving_outcomes())
 
 
