@@ -57,7 +57,7 @@ def step_json(step: StepFigures) -> dict[str, Any]:
 def report_json(report: JourneyReport, period_name: str) -> dict[str, Any]:
     """The shape of GET /api/v1/journeys/KEY/analytics (docs/api.md)."""
     cohort = report.cohort
-    return {
+    data: dict[str, Any] = {
         "journey": cohort.journey.key,
         "period": {
             "name": period_name,
@@ -79,6 +79,9 @@ def report_json(report: JourneyReport, period_name: str) -> dict[str, Any]:
         ],
         "ab_tests": [ab_test_json(test) for test in report.ab_tests],
     }
+    if report.holdout is not None:  # only for a journey with a holdout group (docs/api.md)
+        data["holdout"] = report.holdout.as_dict()
+    return data
 
 
 def ab_test_json(test: dict[str, Any]) -> dict[str, Any]:

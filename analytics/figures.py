@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from journeys.models import (
@@ -57,6 +57,7 @@ from journeys.models import (
     Journey,
     JourneyVersion,
     Participant,
+    ParticipantGroup,
     ParticipantHistory,
     ParticipantState,
     Step,
@@ -66,6 +67,7 @@ from journeys.models import (
 from journeys.steps import kind_of, kinds
 
 from .counts import LEAVING_OUTCOMES, STAGES
+from .lift import Lift
 from .sources import Groups, Sources, cohort_groups, dashboard_totals, sources_for
 
 __all__ = ["LEAVING_OUTCOMES", "STAGES"]
@@ -201,6 +203,8 @@ class JourneyReport:
     # The shown version's A/B tests (journeys.abtest.ab_test_summary): each test is about
     # every participant of its step since publishing, whatever the period.
     ab_tests: list[dict] = field(default_factory=list)
+    # Goal per group and the lift, when the cohort has a holdout group (analytics.lift).
+    holdout: Lift | None = None
 
     @property
     def goal_percent(self) -> float | None:
@@ -224,6 +228,7 @@ class JourneyRow:
     sent: int = 0
     opened: int = 0
     clicked: int = 0
+    holdout: Lift | None = None  # journeys with a holdout group (holdout_lifts)
 
     @property
     def goal_percent(self) -> float | None:
@@ -291,6 +296,7 @@ def journey_report(cohort: Cohort, now: datetime) -> JourneyReport:
         sources=sources,
         drawn_at=now,
         ab_tests=ab_tests(version, now),
+        holdout=holdout_lift(cohort, version),
         **totals,
     )
 
@@ -304,6 +310,26 @@ def ab_tests(version: JourneyVersion | None, now: datetime) -> list[dict]:
         return []
     steps = Step.objects.filter(version=version, kind=StepKind.AB_TEST).select_related("version").order_by("pk")
     return [ab_test_summary(step, now) for step in steps]
+
+
+def holdout_lift(cohort: Cohort, version: JourneyVersion | None) -> Lift | None:
+    """Goal figures of the cohort's treatment and holdout groups (one grouped query), for a
+    journey that has, or had, a holdout group; None otherwise."""
+    if (
+        not (version is not None and version.holdout_percent)
+        and not cohort.participants().filter(group=ParticipantGroup.HOLDOUT).exists()
+    ):
+        return None
+    counts = {
+        row["group"]: (row["n"], row["met"])
+        for row in cohort.participants()
+        .values("group")
+        .annotate(n=Count("pk"), met=Count("pk", filter=Q(goal_met_at__isnull=False)))
+        .order_by()
+    }
+    treatment = counts.get(ParticipantGroup.TREATMENT, (0, 0))
+    holdout = counts.get(ParticipantGroup.HOLDOUT, (0, 0))
+    return Lift(treatment[0], treatment[1], holdout[0], holdout[1])
 
 
 def _add_participants(groups: Groups, by_id: dict[int, StepFigures]) -> dict[str, int]:
@@ -473,7 +499,32 @@ def dashboard_rows(since: datetime, until: datetime, sources: Sources | None = N
             continue
         line.entered, line.active, line.goal_met = totals.entered, totals.active, totals.goal_met
         line.sent, line.opened, line.clicked = totals.sent, totals.opened, totals.clicked
+    for journey_id, lift in holdout_lifts(since, until).items():
+        if journey_id in rows:
+            rows[journey_id].holdout = lift
     return [rows[j.pk] for j in journeys]
+
+
+def holdout_lifts(since: datetime, until: datetime) -> dict[int, Lift]:
+    """Goal per group of the journeys with a holdout group, for entries in [since, until):
+    one grouped query over those journeys' participants only (the rollup has no groups)."""
+    journey_ids = set(JourneyVersion.objects.filter(holdout_percent__gt=0).values_list("journey_id", flat=True))
+    if not journey_ids:
+        return {}
+    counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for row in (
+        Participant.objects.filter(journey_id__in=journey_ids, entered_at__gte=since, entered_at__lt=until)
+        .values("journey_id", "group")
+        .annotate(n=Count("pk"), met=Count("pk", filter=Q(goal_met_at__isnull=False)))
+        .order_by()
+    ):
+        counts[row["journey_id"]][row["group"]] = (row["n"], row["met"])
+    lifts = {}
+    for journey_id, groups in counts.items():
+        treatment = groups.get(ParticipantGroup.TREATMENT, (0, 0))
+        holdout = groups.get(ParticipantGroup.HOLDOUT, (0, 0))
+        lifts[journey_id] = Lift(treatment[0], treatment[1], holdout[0], holdout[1])
+    return lifts
 
 
 @dataclass

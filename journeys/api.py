@@ -70,6 +70,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "contact",
             "binding_id",
             "state",
+            "group",
             "current_step",
             "goal_met",
             "entered_at",

@@ -242,6 +242,7 @@ def write_version(version: JourneyVersion, spec: JourneySpec) -> None:
     version.goal_trigger = triggers.get(spec.goal_trigger) if spec.goal_trigger else None
     version.goal_target_percent = spec.goal_target_percent
     version.goal_window = spec.goal_window
+    version.holdout_percent = spec.holdout_percent
     version.save()
     version.exit_triggers.set([triggers[key] for key in spec.exit_triggers])
     version.exclude_segments.set([segments[key] for key in spec.exclude_segments])
@@ -327,6 +328,7 @@ def version_to_spec(version: JourneyVersion) -> JourneySpec:
         entry_starts_at=version.entry_starts_at,
         entry_ends_at=version.entry_ends_at,
         entry_per_hour=version.entry_per_hour,
+        holdout_percent=version.holdout_percent,
     )
 
 

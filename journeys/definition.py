@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 MAX_BRANCH_DEPTH = 8
+MAX_HOLDOUT_PERCENT = 50  # journeys.holdout; a larger control group would starve the journey
 ATTRIBUTE_TYPES = ("text", "number", "boolean", "datetime", "object", "list")
 CHANNEL_FIELDS = {
     "email": ("subject", "preheader", "from_name", "from_email", "reply_to", "html", "text", "purpose"),
@@ -257,6 +258,7 @@ class ParseContext:
         self.errors, self.schemas, self.channels = errors, schemas, channels
         self.segments = segments or set()
         self.step_ids: dict[str, str] = {}  # id -> type, in document order
+        self.start_trigger: str | None = None  # the journey's, once read (a raise step may not raise it)
 
     def segment(self, value: Any, path: SpecPath) -> str | None:
         if not isinstance(value, str) or not value:
@@ -324,7 +326,7 @@ def _parse_journey(
     start_path = path / "start"
     start = mapping(data.get("start", {}), start_path, errors)
     if spec.type == "trigger":
-        spec.start_trigger = ctx.trigger(start.get("trigger"), start_path / "trigger")
+        spec.start_trigger = ctx.start_trigger = ctx.trigger(start.get("trigger"), start_path / "trigger")
     else:
         spec.segment = ctx.segment(start.get("segment"), start_path / "segment")
         _parse_segment_start(start, start_path, spec, ctx)
@@ -350,6 +352,12 @@ def _parse_journey(
             window = ctx.wait(goal["window"], goal_path / "window")
             if window is not None:
                 spec.goal_window = window
+    if "holdout_percent" in data:
+        holdout = data["holdout_percent"]
+        if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout <= MAX_HOLDOUT_PERCENT:
+            errors.add(path / "holdout_percent", INVALID, f"must be a whole number from 0 to {MAX_HOLDOUT_PERCENT}")
+        else:
+            spec.holdout_percent = holdout
     exit_path = path / "exit"
     exit_ = mapping(data.get("exit") or {}, exit_path, errors)
     for i, trigger in enumerate(listed(exit_, "triggers", exit_path, errors)):
@@ -525,6 +533,8 @@ def journey_to_dict(spec: JourneySpec) -> dict:
         data["goal"] = {"trigger": spec.goal_trigger, "target_percent": spec.goal_target_percent}
         if spec.goal_window != timedelta(days=3):
             data["goal"]["window"] = format_duration(spec.goal_window)
+    if spec.holdout_percent:
+        data["holdout_percent"] = spec.holdout_percent
     data["exit"] = {"triggers": spec.exit_triggers}
     if spec.exclude_segments:
         data["exclude"] = {"segments": spec.exclude_segments}

@@ -14,9 +14,9 @@ from functools import lru_cache
 from triggers.models import Event
 
 from . import transitions
-from .models import JourneyVersion, Participant, Step, VersionState
+from .models import JourneyVersion, Participant, ParticipantGroup, Step, VersionState
 from .steps import kind_of, kinds
-from .steps.base import Run, Wait
+from .steps.base import HELD_OUT, Run, Wait
 from .transitions import Writes
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,13 @@ def _run(participant: Participant, plan: Plan, now: datetime, arrived: bool, wri
         if step is None:
             transitions.complete(participant, now, writes=writes)
             return
-        outcome = kind_of(step.kind).execute(Run(participant, step, plan, now, arrived, writes))
+        kind, run = kind_of(step.kind), Run(participant, step, plan, now, arrived, writes)
+        if kind.side_effect and participant.group == ParticipantGroup.HOLDOUT:
+            # The control group walks the journey without acting outside it (journeys.holdout).
+            transitions.record(participant, step, HELD_OUT, now, {"kind": kind.name}, writes=writes)
+            outcome: Step | Wait | None = plan.next_after(step)
+        else:
+            outcome = kind.execute(run)
         if not _go_on(participant, outcome, now, writes):
             return
         arrived = True

@@ -4,6 +4,7 @@ and nothing is sent (messages are dispatched after commit, and there is no commi
 Used by `manage.py simulate_journey` and the designer's "Test journey".
 """
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from .contacts import upsert_contact
 from .durations import DurationError, parse_duration
 from .models import Delivery, Journey, JourneyStatus, JourneyVersion, Participant, ParticipantState, VersionState
 from .reactions import process_event
+from .steps.base import HELD_OUT
+from .steps.raise_trigger import CUT, RAISE_OUTCOMES, RAISED
 from .sweep import advance_due
 
 SIMULATION_SOURCE = "simulation"
@@ -192,8 +195,25 @@ def _timeline(version: JourneyVersion, contact_key: str, start: datetime) -> lis
                 detail = f"variant {row.detail['variant']} ({row.detail.get('assigned', 'random')})"
             elif row.outcome == "exited":
                 detail = f"exit trigger {row.detail.get('trigger')}"
+            elif row.outcome in RAISE_OUTCOMES:
+                detail = _raise_detail(row.outcome, row.detail)
+            elif row.outcome == HELD_OUT:
+                detail = "holdout group: no side effect"
             entries.append(TimelineEntry(row.at - start, row.step_key, row.outcome, detail))
     return entries
+
+
+def _raise_detail(outcome: str, detail: dict) -> str:
+    """A raise-a-trigger step's line: the event raised (other journeys react to it once it is
+    stored for real; the simulation, rolled back, only shows it), or why it was not."""
+    text = f"trigger {detail.get('trigger')}"
+    if outcome == RAISED:
+        attributes = json.dumps(detail.get("attributes", {}), sort_keys=True)
+        return f"{text} {attributes} (hop {detail.get('hops')})"
+    if outcome == CUT:
+        return f"{text} not raised: {detail.get('reason', '')}"
+    errors = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in detail.get("errors", []))
+    return f"{text} not raised: {errors}"
 
 
 def format_timeline(entries: list[TimelineEntry]) -> str:

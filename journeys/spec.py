@@ -236,6 +236,7 @@ class JourneySpec:
     entry_starts_at: datetime | None = None
     entry_ends_at: datetime | None = None
     entry_per_hour: int | None = None
+    holdout_percent: int = 0  # the control group's share of entrants (journeys.holdout)
 
 
 @dataclass

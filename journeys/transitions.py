@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from triggers.models import Event
 
 from . import deliveries, metrics
+from .holdout import group_for
 from .models import (
     ONCE_EVER,
     Contact,
@@ -142,6 +143,7 @@ def enter(
                 entered_at=now,
                 current_step=first_step,
                 step_started_at=now,
+                group=group_for(version, contact),
             )
     except IntegrityError:
         return None
@@ -176,6 +178,7 @@ def enter_many(
             entered_at=now,
             current_step=first_step,
             step_started_at=now,
+            group=group_for(version, contact),
         )
         for contact in contacts
         if contact.pk not in blocked

@@ -94,6 +94,7 @@ _COLUMNS = (
     "timestamp",
     "received_at",
     "body_hash",
+    "hops",
 )
 
 
@@ -138,6 +139,7 @@ def _insert_ignoring_conflicts(
         [event.timestamp for event in events],
         [received_at] * len(events),
         [event.body_hash for event in events],
+        [event.hops for event in events],
     ]
     if connection.vendor == "postgresql":
         sql, params = _insert_sql_postgresql(columns)
@@ -173,7 +175,19 @@ def _insert_sql_generic(columns: list[list[Any]]) -> tuple[str, list[Any]]:
 
 
 # PostgreSQL type of each column, in _COLUMNS' order.
-_PG_TYPES = ("bigint", "text", "text", "text", "jsonb", "jsonb", "text", "timestamptz", "timestamptz", "text")
+_PG_TYPES = (
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "jsonb",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "smallint",
+)
 
 
 def _insert_sql_postgresql(columns: list[list[Any]]) -> tuple[str, list[Any]]:

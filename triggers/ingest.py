@@ -7,7 +7,7 @@ enqueues their processing.
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from django.utils import timezone
@@ -92,12 +92,14 @@ def ingest(
     *,
     schemas: dict[str, TriggerSchema] | None = None,
     builtin_allowed: Sequence[bool] = (),
+    hops: int = 0,
 ) -> list[Result]:
     """Validate and store a request's events (one or many) from `source`; one Result each.
 
     Valid events are stored even when others fail. The per-key rate is checked by the caller
     before (`check_rate`), the per-trigger daily quota here, for the valid events only.
     `schemas` may be passed when the caller already resolved triggers (the Segment mapping).
+    `hops` is stored on the events (Event.hops): a journey's raise-a-trigger step passes it.
     """
     if schemas is None:
         schemas = load_schemas(
@@ -109,7 +111,7 @@ def ingest(
         allow = bool(builtin_allowed[index]) if builtin_allowed else False
         checked = validate_event(payload, schemas, allow_builtin=allow)
         if isinstance(checked, ValidatedEvent):
-            valid.append((index, checked))
+            valid.append((index, replace(checked, hops=hops) if hops else checked))
         else:
             results[index] = Result("rejected", errors=checked)
 

@@ -111,6 +111,10 @@ class Event(models.Model):
     # Hash of the normalised body: the same event_id with another body is a conflict (409).
     body_hash = models.CharField(max_length=64, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # How many journeys' raise-a-trigger steps led to this event: 0 for the API and the
+    # product's own interactions; a step raising from a participant whose entry event had h
+    # hops stores h + 1, and refuses beyond journeys' MAX_HOPS (a loop between journeys ends).
+    hops = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-received_at"]

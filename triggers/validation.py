@@ -108,6 +108,7 @@ class ValidatedEvent:
     binding_id: str
     timestamp: datetime | None
     body_hash: str = field(default="")
+    hops: int = 0  # a journey's raise-a-trigger step (Event.hops); 0 from the API
 
 
 @dataclass
@@ -521,3 +522,75 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return "null"
+
+
+# --- Typing text (a journey's raise-a-trigger step renders its attributes as text) -------
+
+_TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
+
+
+def type_text(value: str, type_: str) -> Any:
+    """The text `value` as a value of the attribute type `type_`; ValueError names the rule.
+
+    Text stays text; numbers read as JSON numbers do (42, 19.90, -1e3); booleans are true/
+    false, yes/no or 1/0 in any case; dates and times follow TIMESTAMP_RULE (kept as the ISO
+    text, as the API stores them); objects and lists are JSON of that shape.
+    """
+    if type_ == "text":
+        return value
+    text = value.strip()
+    if type_ == "number":
+        try:
+            number = json.loads(text, parse_float=parse_float)
+        except ValueError:
+            number = None
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ValueError(f"Expected {TYPE_NAMES[type_]}, got {value!r}.")
+        return number
+    if type_ == "boolean":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"Expected {TYPE_NAMES[type_]} (or yes/no, 1/0), got {value!r}.")
+    if type_ == "datetime":
+        if parse_timestamp(text) is None:
+            raise ValueError(f"{TIMESTAMP_RULE} Got {value!r}.")
+        return text
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not _has_type(parsed, type_):
+        raise ValueError(f"Expected {TYPE_NAMES[type_]} as JSON, got {value!r}.")
+    return parsed
+
+
+def type_attributes(texts: Mapping[str, str], schema: TriggerSchema) -> tuple[dict[str, Any], list[FieldError]]:
+    """Rendered attribute texts by attribute path (`cart.total`) as the event's typed
+    attributes, nested by path; or the errors, one per field (`attributes.cart.total`).
+
+    An empty text leaves a non-text attribute out (a required one is then reported missing
+    by validate_event, like an API event without it)."""
+    errors = _Errors()
+    attributes: dict[str, Any] = {}
+    for path, value in texts.items():
+        spec = schema.by_path.get(path)
+        if spec is None:
+            errors.add(
+                f"attributes.{path}", "unknown_attribute", f"The trigger {schema.key!r} has no attribute {path!r}."
+            )
+            continue
+        if spec.type != "text" and not value.strip():
+            continue
+        try:
+            typed = type_text(value, spec.type)
+        except ValueError as error:
+            errors.add(f"attributes.{path}", "wrong_type", str(error))
+            continue
+        *parents, name = path.split(".")
+        node = attributes
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = typed
+    return attributes, errors.items

@@ -254,6 +254,14 @@ class SettingsForm(forms.Form):
         decimal_places=2,
         label="Amount of people needed for this goal (%)",
     )
+    holdout_percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=50,
+        label="Holdout group (%)",
+        help_text="This share of people (the same people each time) walks the journey without its messages "
+        "or raised triggers, to measure the goal's lift. 0 for none.",
+    )
     exit_triggers = TriggersField(
         queryset=Trigger.objects.none(),
         required=False,

@@ -317,6 +317,7 @@ class JourneyDesigner(_DesignerBase):
                 else (lookup.triggers.get(spec.goal_trigger or "") or "")
             ),
             "exits": [lookup.triggers.get(k, k) for k in spec.exit_triggers],
+            "holdout_percent": spec.holdout_percent,
             "repeat": dict(cast(Any, SettingsForm.base_fields["repeat"]).choices).get(spec.repeat, spec.repeat),
             "time_zone": spec.time_zone,
         }
@@ -361,6 +362,7 @@ class JourneyDesigner(_DesignerBase):
                     None if percent is None else (int(percent) if percent == int(percent) else float(percent))
                 )
                 s.exit_triggers = sorted(t.key for t in data["exit_triggers"])
+                s.holdout_percent = data["holdout_percent"] or 0
 
             errors = self._change_draft(journey, change)
             if not errors:
@@ -399,6 +401,7 @@ class JourneyDesigner(_DesignerBase):
             "time_zone": spec.time_zone,
             "goal_trigger": Trigger.objects.filter(key=spec.goal_trigger).first() if spec.goal_trigger else None,
             "goal_target_percent": spec.goal_target_percent,
+            "holdout_percent": spec.holdout_percent,
             "exit_triggers": list(Trigger.objects.filter(key__in=spec.exit_triggers)),
             "segment": Segment.objects.filter(key=spec.segment).first() if spec.segment else None,
             "segment_mode": spec.segment_mode,

@@ -24,7 +24,7 @@ from .journeys import (
     StepKind,
     VersionState,
 )
-from .participants import ONCE_EVER, HistoryOutcome, Participant, ParticipantHistory, ParticipantState
+from .participants import ONCE_EVER, HistoryOutcome, Participant, ParticipantGroup, ParticipantHistory, ParticipantState
 
 __all__ = [
     "DELIVERY_CHANNELS",
@@ -50,6 +50,7 @@ __all__ = [
     "JourneyType",
     "JourneyVersion",
     "Participant",
+    "ParticipantGroup",
     "ParticipantHistory",
     "ParticipantState",
     "RepeatPolicy",

@@ -90,6 +90,9 @@ class JourneyVersion(models.Model):
     entry_starts_at = models.DateTimeField(null=True, blank=True)
     entry_ends_at = models.DateTimeField(null=True, blank=True)
     entry_per_hour = models.PositiveIntegerField(null=True, blank=True)
+    # Holdout group: this share of entrants (stable per contact, journeys.holdout) walks the
+    # journey without its side effects (messages, raised triggers), as a control for the goal.
+    holdout_percent = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
     replaced_at = models.DateTimeField(null=True, blank=True)
@@ -108,6 +111,7 @@ class JourneyVersion(models.Model):
                 | Q(goal_target_percent__gte=0, goal_target_percent__lte=100),
                 name="journey_version_goal_percent_range",
             ),
+            models.CheckConstraint(condition=Q(holdout_percent__lte=50), name="journey_version_holdout_percent_range"),
         ]
         indexes = [models.Index(fields=["start_trigger", "state"], name="version_start_trigger_state")]
 
@@ -126,6 +130,7 @@ class StepKind(models.TextChoices):
     LOG = "log", "Log a note"
     WEBHOOK = "webhook", "Call a webhook"
     AB_TEST = "ab_test", "A/B test"
+    RAISE_TRIGGER = "raise_trigger", "Raise a trigger"
 
 
 MESSAGE_KINDS = (StepKind.EMAIL, StepKind.TEXT, StepKind.PUSH)
@@ -138,7 +143,7 @@ class Step(models.Model):
 
     version = models.ForeignKey(JourneyVersion, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(max_length=100, help_text="Stable id within the journey, e.g. initial-email.")
-    kind = models.CharField(max_length=10, choices=StepKind.choices)
+    kind = models.CharField(max_length=20, choices=StepKind.choices)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     path = models.CharField(max_length=20, blank=True)
     position = models.PositiveSmallIntegerField(default=0)

@@ -15,6 +15,11 @@ class ParticipantState(models.TextChoices):
     STOPPED = "stopped", "Stopped"
 
 
+class ParticipantGroup(models.TextChoices):
+    TREATMENT = "treatment", "Treatment"
+    HOLDOUT = "holdout", "Holdout (control)"
+
+
 # Value of `entry_key` under the "never" repeat policy: unique across every state.
 ONCE_EVER = "once"
 
@@ -43,6 +48,8 @@ class Participant(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     exit_reason = models.CharField(max_length=50, blank=True)
     goal_met_at = models.DateTimeField(null=True, blank=True)
+    # The version's holdout group walks the journey without side effects (journeys.holdout).
+    group = models.CharField(max_length=10, choices=ParticipantGroup.choices, default=ParticipantGroup.TREATMENT)
     # A failure is recorded here and pushes wake_at forward, so one bad row cannot
     # crash-loop a worker.
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -88,6 +95,7 @@ class HistoryOutcome(models.TextChoices):
     EXITED = "exited", "Exited"
     STOPPED = "stopped", "Stopped"
     ERROR = "error", "Error"
+    HELD_OUT = "held_out", "Held out (control group)"
 
 
 class ParticipantHistory(models.Model):

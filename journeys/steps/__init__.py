@@ -5,7 +5,7 @@ designer and the analytics funnel iterate this registry; none of them names a ki
 kind is adding a module here and its line below (docs/extending.md).
 """
 
-from .base import WAIT, Kind, References, Run
+from .base import HELD_OUT, WAIT, Kind, References, Run
 
 _KINDS: dict[str, Kind] = {}
 
@@ -33,11 +33,15 @@ def message_kinds() -> list[Kind]:
 
 
 def leaving_outcomes() -> tuple[str, ...]:
-    """History outcomes with which some kind ends a step."""
-    return tuple(dict.fromkeys(o for k in _KINDS.values() for o in k.leaving_outcomes))
+    """History outcomes with which some kind ends a step (and `held_out`, with which the
+    runtime ends a step with side effects for the holdout group)."""
+    outcomes = [o for k in _KINDS.values() for o in k.leaving_outcomes]
+    if any(k.side_effect for k in _KINDS.values()):
+        outcomes.append(HELD_OUT)
+    return tuple(dict.fromkeys(outcomes))
 
 
 # The kinds, in designer order. Each module registers itself.
-from . import email, text, push, webhook, wait, wait_for, branch, split, ab_test, log  # noqa: E402, F401, I001
+from . import email, text, push, webhook, wait, wait_for, branch, split, ab_test, raise_trigger, log  # noqa: E402, F401, I001
 
 __all__ = ["WAIT", "Kind", "References", "Run", "kind_of", "kinds", "leaving_outcomes", "message_kinds", "register"]

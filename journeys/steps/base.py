@@ -33,6 +33,7 @@ class Wait:
 
 
 WAIT = Wait()  # what an executor answers to stay; else the next step, or None at the end
+HELD_OUT = "held_out"  # HistoryOutcome.HELD_OUT: a step with side effects, skipped for the holdout group
 
 
 @dataclass
@@ -77,6 +78,9 @@ class Kind:
     channel: ClassVar[str] = ""  # a message kind's content channel ("" for the others)
     branching: ClassVar[bool] = False  # has paths with steps of their own
     awaits_events: ClassVar[bool] = False  # a participant waiting here reacts to its trigger's events
+    # Acts outside the journey (a message, a raised trigger, a webhook): the runtime skips it
+    # for the holdout group, recording `held_out` instead (journeys.holdout).
+    side_effect: ClassVar[bool] = False
     # History outcomes with which this kind ends a step (exactly one per participant).
     leaving_outcomes: ClassVar[tuple[str, ...]] = ()
     # The designer template that lays out this kind's form ("" draws each field in turn).

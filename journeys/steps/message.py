@@ -24,6 +24,7 @@ class MessageKind(Kind):
     """A message step. Subclasses set name, label, channel and `address` (the contact's own)."""
 
     fields = ("content", "to", "expires_after")
+    side_effect = True
     leaving_outcomes = (HistoryOutcome.SENT, HistoryOutcome.BLOCKED, HistoryOutcome.EXPIRED)
     address: ClassVar[str]  # "contact.email"
     content_label: ClassVar[str]  # "Email to send"

@@ -46,6 +46,7 @@ class WebhookKind(Kind):
         '<path d="M12 11a4 4 0 1 1 6.5 3"/><path d="M18.5 14a4 4 0 1 1-3.5 6"/>'
     )
     fields = FIELDS
+    side_effect = True  # the holdout group walks past it
     leaving_outcomes = (HistoryOutcome.SENT,)
 
     # --- Format ---

@@ -92,7 +92,7 @@ def test_every_error_is_reported_at_once():
         ),
         (
             lambda j: j["steps"].append({"id": "x", "type": "teleport"}),
-            "journeys[0].steps[2].type: must be one of email, text, push, webhook, wait, wait_for, branch, split, ab_test, log",
+            "journeys[0].steps[2].type: must be one of email, text, push, webhook, wait, wait_for, branch, split, ab_test, raise_trigger, log",
         ),
         (
             lambda j: j.update(time_zone="Mars/Olympus"),
