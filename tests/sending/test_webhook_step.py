@@ -15,6 +15,7 @@ import pytest
 
 from journeys import webhooks
 from journeys.bundles import export_bundle, import_bundle
+from journeys.holdout import in_holdout
 from journeys.models import Delivery, Participant
 from journeys.sending import dispatch_delivery, retry_due_deliveries
 
@@ -474,3 +475,49 @@ def test_the_participants_api_and_the_analytics_page_show_the_call(
     client.force_login(analyst)
     html = client.get(reverse("analytics:journey", args=["abandoned-cart"]) + "?period=24h").content.decode()
     assert f"POST {receiver.url}" in html
+
+
+# --- With the other kinds of issue 13 -------------------------------------------------------------
+
+
+def test_the_holdout_group_walks_past_the_webhook_without_a_call(with_webhook, receiver, raise_event, seed_bundle):
+    seed_bundle["journeys"][0]["holdout_percent"] = 50
+    with_webhook(webhook_step(receiver.url))
+    people = [f"cust-{n}" for n in range(20)]
+
+    for key in people:
+        raise_event("abandoned_cart", {"id": key, "email": f"{key}@example.com"}, CART)
+
+    held = [k for k in people if in_holdout("abandoned-cart", k, 50)]
+    assert 0 < len(held) < len(people)
+    called = {request["body"]["contact"] for request in receiver.requests}
+    assert called == set(people) - set(held)
+    for participant in Participant.objects.filter(contact__external_id__in=held):
+        assert participant.history.get(step_key="tell-crm").outcome == "held_out"
+        assert not participant.deliveries.exists()
+
+
+def test_a_webhook_on_an_ab_test_variant_is_called_for_that_variant_only(with_webhook, receiver, raise_event):
+    with_webhook(
+        {
+            "id": "subject-test",
+            "type": "ab_test",
+            "variants": [
+                {"name": "A", "percent": 50, "steps": [webhook_step(receiver.url)]},
+                {"name": "B", "percent": 50, "steps": [{"id": "note-b", "type": "log", "message": "B"}]},
+            ],
+            "winner": {"metric": "goal", "decide_after": "3d", "min_per_variant": 5},
+        }
+    )
+    people = [f"cust-{n}" for n in range(20)]
+
+    for key in people:
+        raise_event("abandoned_cart", {"id": key, "email": f"{key}@example.com"}, CART)
+
+    took_a = {
+        p.contact.external_id
+        for p in Participant.objects.filter(history__step_key="subject-test", history__outcome="path")
+        if p.history.get(step_key="subject-test", outcome="path").detail["variant"] == "A"
+    }
+    assert 0 < len(took_a) < len(people)
+    assert {request["body"]["contact"] for request in receiver.requests} == took_a
