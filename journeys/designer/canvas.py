@@ -69,6 +69,7 @@ class Tile:
     lanes: list[Lane]
     note: str = ""  # e.g. "Draft content"
     icon: SafeString | str = ""  # the kind's SVG
+    accent: str = ""  # the kind's colour
 
 
 def humanize(step_id: str) -> str:
@@ -118,6 +119,7 @@ def build_canvas(spec: JourneySpec, names: Names, problems: dict[str, list[str]]
                     kind=step.type,
                     kind_label=kind.label,
                     icon=kind.icon_svg(),
+                    accent=kind.accent,
                     summary=summary,
                     problems=problems.get(step.id, []),
                     lanes=[

@@ -493,6 +493,7 @@ class JourneyDesigner(_DesignerBase):
             "kind": kind.name,
             "kind_label": kind.label,
             "kind_icon": kind.icon_svg(),
+            "kind_accent": kind.accent,
             "form_template": kind.form_template,
         }
         if form.conditions is None:
@@ -538,7 +539,7 @@ class JourneyDesigner(_DesignerBase):
             editable=True,
         )
         if kind not in [k.name for k in kinds()]:
-            context["kinds"] = [(k.name, k.label, k.help, k.icon_svg()) for k in kinds()]
+            context["kinds"] = [(k.name, k.label, k.help, k.icon_svg(), k.accent) for k in kinds()]
             return TemplateResponse(request, T + "choose_step.html", context)
         form = self._step_form(request, spec, kind, where)
         if request.method == "POST" and form.is_bound and form.is_valid():

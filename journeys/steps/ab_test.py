@@ -44,6 +44,7 @@ class ABTestKind(PathsKind):
     label = "A/B test"
     help = "Try variants on shares of participants; the best one wins automatically."
     icon = '<path d="M4 19l4-14 4 14M5.5 14h5"/><path d="M14 5h4a3 3 0 010 6h-4zM14 11h5a3 3 0 010 6h-5zM14 5v14"/>'
+    accent = "#b83280"
     fields = ("variants", "winner")
 
     def path_settings(self, path: PathSpec) -> dict[str, Any]:

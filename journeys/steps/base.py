@@ -74,6 +74,7 @@ class Kind:
     label: ClassVar[str]  # what the marketer reads: "Wait for a trigger"
     help: ClassVar[str] = ""  # one line on the "Add a step" page
     icon: ClassVar[str] = '<path d="M5 21V4h11l-2 4 2 4H5"/>'  # SVG inside a 24x24 viewBox
+    accent: ClassVar[str] = "#718096"  # the tile's and the icon's colour in the designer (CSS)
     fields: ClassVar[tuple[str, ...]] = ()  # the spec fields besides id and type
     channel: ClassVar[str] = ""  # a message kind's content channel ("" for the others)
     branching: ClassVar[bool] = False  # has paths with steps of their own

@@ -33,6 +33,7 @@ class BranchKind(PathsKind):
         '<circle cx="6" cy="5" r="2"/><circle cx="6" cy="19" r="2"/><circle cx="18" cy="7" r="2"/>'
         '<path d="M6 7v10M18 9c0 5-12 3-12 8"/>'
     )
+    accent = "#2b6cb0"
     fields = ("paths", "otherwise")
     form_template = "admin/journeys/designer/steps/branch.html"
 

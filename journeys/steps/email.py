@@ -9,6 +9,7 @@ class EmailKind(MessageKind):
     label = "Email"
     help = "Send an email."
     icon = '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3 7l9 6 9-6"/>'
+    accent = "#417690"
     channel = "email"
     address = "contact.email"
     content_label = "Email to send"

@@ -28,6 +28,7 @@ class LogKind(Kind):
     label = "Log a note"
     help = "Write a note in the participant's history (to follow people through a journey)."
     icon = '<path d="M6 3h9l4 4v14H6z"/><path d="M9 12h7M9 16h7"/>'
+    accent = "#4a5568"
     fields = ("message",)
     leaving_outcomes = (LOGGED,)
 

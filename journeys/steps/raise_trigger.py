@@ -54,6 +54,7 @@ class RaiseTriggerKind(Kind):
     label = "Raise a trigger"
     help = "Raise a custom trigger for the contact (with attributes), to start or move other journeys."
     icon = '<path d="M12 20V5"/><path d="M6 11l6-6 6 6"/><path d="M5 21h14"/>'
+    accent = "#6b46c1"
     fields = ("trigger", "attributes")
     side_effect = True  # the holdout group walks past it
     leaving_outcomes = RAISE_OUTCOMES

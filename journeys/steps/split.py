@@ -31,6 +31,7 @@ class SplitKind(PathsKind):
     label = "Random split"
     help = "Send people down paths at random, by share."
     icon = '<path d="M3 12h6l5-6h6M14 18h6M9 12l5 6"/><path d="M17 3l3 3-3 3M17 15l3 3-3 3"/>'
+    accent = "#718096"
     fields = ("paths",)
 
     def path_settings(self, path: PathSpec) -> dict[str, Any]:

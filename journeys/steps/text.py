@@ -9,6 +9,7 @@ class TextKind(MessageKind):
     label = "Text message"
     help = "Send a text message."
     icon = '<path d="M4 5h16v11H9l-5 4z"/><path d="M8 10h8"/>'
+    accent = "#2f855a"
     channel = "text"
     address = "contact.phone"
     content_label = "Text message to send"

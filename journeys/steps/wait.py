@@ -26,6 +26,7 @@ class WaitKind(Kind):
     label = "Wait"
     help = "Wait a set amount of time."
     icon = '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 3"/>'
+    accent = "#b7791f"
     fields = ("duration", "until")
     leaving_outcomes = (HistoryOutcome.WAITED,)
 

@@ -32,6 +32,7 @@ class WaitForKind(Kind):
     label = "Wait for a trigger"
     help = "Wait for a trigger (such as Email opened) or for joining a segment, with a time limit: Yes and No paths."
     icon = '<path d="M7 3h10M7 21h10M8 3v3l4 6-4 6v3M16 3v3l-4 6 4 6v3"/>'
+    accent = "#c05621"
     fields = ("trigger", "segment_joined", "of_step", "within", "conditions", "yes", "no")
     branching = True
     awaits_events = True

@@ -45,6 +45,7 @@ class WebhookKind(Kind):
         '<path d="M9 17a4 4 0 1 1-3.5-6"/><path d="M15 17h-6l3-6"/>'
         '<path d="M12 11a4 4 0 1 1 6.5 3"/><path d="M18.5 14a4 4 0 1 1-3.5 6"/>'
     )
+    accent = "#0f766e"
     fields = FIELDS
     side_effect = True  # the holdout group walks past it
     leaving_outcomes = (HistoryOutcome.SENT,)

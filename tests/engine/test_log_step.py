@@ -54,5 +54,6 @@ def test_the_canvas_and_the_reports_know_the_log_step_from_its_module(logging_jo
     tile = build_canvas(spec, Names()).items[1]
 
     assert (tile.kind, tile.kind_label, tile.summary) == ("log", "Log a note", "Log a note: entered with a cart")
+    assert tile.accent == "#4a5568"
     assert "logged" in leaving_outcomes()
     assert "log" in [k.name for k in kinds()]
