@@ -61,13 +61,31 @@ def process_events(event_ids: list[int]) -> int:
     return processed
 
 
-def waiting_event_ids(limit: int) -> list[int]:
-    """The oldest events no task has processed yet (the partial index event_unprocessed)."""
-    return list(
-        Event.objects.filter(processed_at__isnull=True)
-        .order_by("received_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+def process_waiting(limit: int, failed: set[int]) -> tuple[int, int]:
+    """Take up to `limit` of the oldest events no task has processed yet and process them in
+    one transaction; returns (taken, processed now).
+
+    They are locked as they are taken, skipping those another worker holds (PostgreSQL), so
+    two workers draining at once share the backlog instead of both waiting for its head.
+    Events that fail are added to `failed` and not taken again by the same drain (the sweep
+    re-drives them), so a few broken events at the head cannot stall the ones behind."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    with transaction.atomic(), policies_read_once():
+        taken = list(
+            Event.objects.filter(processed_at__isnull=True)
+            .exclude(pk__in=failed)
+            .order_by("received_at", "pk")
+            .select_for_update(skip_locked=skip_locked)
+            .values_list("pk", flat=True)[:limit]
+        )
+        processed = 0
+        for event_id in taken:
+            try:
+                processed += process_event(event_id)
+            except Exception:
+                logger.exception("processing event %s failed", event_id)
+                failed.add(event_id)
+    return len(taken), processed
 
 
 def process_event(event_id: int, now: datetime | None = None) -> bool:
