@@ -134,3 +134,28 @@ def test_a_drain_goes_past_events_that_fail(seed_journey, monkeypatch, django_ca
         "ana",
         "ben",
     ]
+
+
+def test_a_group_reads_the_journeys_and_segments_once_and_no_consent_of_new_contacts(
+    seed_journey, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from journeys.models import Delivery, DeliveryStatus
+
+    events = [_stored(name, 80) for name in ("ana", "ben", "cy")]
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False):
+        assert reactions.process_events([e.pk for e in events]) == 3
+
+    def reads(table: str) -> int:
+        return sum(
+            1 for q in queries.captured_queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+        )
+
+    assert reads("journeys_journeyversion") == 1
+    assert len([q for q in queries.captured_queries if '"journeys_segment"."kind" =' in q["sql"]]) == 1
+    # Three contacts first seen in these events: nobody can have unsubscribed them yet.
+    assert not [q for q in queries.captured_queries if '"journeys_consent"' in q["sql"]]
+    assert Delivery.objects.filter(status=DeliveryStatus.QUEUED).count() == 3
