@@ -90,21 +90,39 @@ def process_waiting(limit: int, failed: set[int]) -> tuple[int, int]:
     re-drives them), so a few broken events at the head cannot stall the ones behind."""
     skip_locked = connection.features.has_select_for_update_skip_locked
     with transaction.atomic(), _read_once():
-        taken = list(
+        oldest = (
             Event.objects.filter(processed_at__isnull=True)
             .exclude(pk__in=failed)
             .order_by("received_at", "pk")
-            .select_for_update(skip_locked=skip_locked)
-            .values_list("pk", flat=True)[:limit]
+            .select_for_update(skip_locked=skip_locked, of=("self",))
         )
-        processed = 0
-        for event_id in taken:
+        if not connection.features.has_select_for_update:
+            # No row locks (SQLite): each event is claimed again as it is processed.
+            taken = list(oldest.values_list("pk", flat=True)[:limit])
+            return len(taken), sum(_process_or_note(event_id, failed) for event_id in taken)
+        # Locked by this query and unprocessed when locked: no claim per event, and the
+        # group's events are marked processed in one UPDATE at its end.
+        events = list(oldest.select_related("trigger")[:limit])
+        done: list[int] = []
+        for event in events:
             try:
-                processed += process_event(event_id)
+                with transaction.atomic():
+                    react(event, timezone.now())
+                done.append(event.pk)
             except Exception:
-                logger.exception("processing event %s failed", event_id)
-                failed.add(event_id)
-    return len(taken), processed
+                logger.exception("processing event %s failed", event.pk)
+                failed.add(event.pk)
+        Event.objects.filter(pk__in=done).update(processed_at=timezone.now())
+    return len(events), len(done)
+
+
+def _process_or_note(event_id: int, failed: set[int]) -> bool:
+    try:
+        return process_event(event_id)
+    except Exception:
+        logger.exception("processing event %s failed", event_id)
+        failed.add(event_id)
+        return False
 
 
 def process_event(event_id: int, now: datetime | None = None) -> bool:
