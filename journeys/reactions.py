@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from triggers.models import Event
@@ -55,12 +55,12 @@ def process_events(event_ids: list[int]) -> int:
     processed = 0
     for start in range(0, len(event_ids), EVENTS_PER_TRANSACTION):
         group = event_ids[start : start + EVENTS_PER_TRANSACTION]
+        if connection.features.has_select_for_update:
+            with transaction.atomic(), _read_once():
+                processed += _take_and_process(Event.objects.filter(pk__in=group), len(group), set())[1]
+            continue
         with transaction.atomic() if len(group) > 1 else nullcontext(), _read_once():
-            for event_id in group:
-                try:
-                    processed += process_event(event_id)
-                except Exception:
-                    logger.exception("processing event %s failed", event_id)
+            processed += sum(_process_or_note(event_id, set()) for event_id in group)
     return processed
 
 
@@ -88,32 +88,42 @@ def process_waiting(limit: int, failed: set[int]) -> tuple[int, int]:
     two workers draining at once share the backlog instead of both waiting for its head.
     Events that fail are added to `failed` and not taken again by the same drain (the sweep
     re-drives them), so a few broken events at the head cannot stall the ones behind."""
-    skip_locked = connection.features.has_select_for_update_skip_locked
     with transaction.atomic(), _read_once():
-        oldest = (
-            Event.objects.filter(processed_at__isnull=True)
-            .exclude(pk__in=failed)
-            .order_by("received_at", "pk")
-            .select_for_update(skip_locked=skip_locked, of=("self",))
-        )
+        waiting = Event.objects.exclude(pk__in=failed)
         if not connection.features.has_select_for_update:
             # No row locks (SQLite): each event is claimed again as it is processed.
-            taken = list(oldest.values_list("pk", flat=True)[:limit])
+            taken = list(_unprocessed(waiting).values_list("pk", flat=True)[:limit])
             return len(taken), sum(_process_or_note(event_id, failed) for event_id in taken)
-        # Locked by this query and unprocessed when locked: no claim per event, and the
-        # group's events are marked processed in one UPDATE at its end.
-        events = list(oldest.select_related("trigger")[:limit])
-        done: list[int] = []
-        for event in events:
-            try:
-                with transaction.atomic():
-                    react(event, timezone.now())
-                done.append(event.pk)
-            except Exception:
-                logger.exception("processing event %s failed", event.pk)
-                failed.add(event.pk)
-        Event.objects.filter(pk__in=done).update(processed_at=timezone.now())
-    return len(events), len(done)
+        return _take_and_process(waiting, limit, failed)
+
+
+def _unprocessed(events: QuerySet[Event]) -> QuerySet[Event]:
+    """The unprocessed ones of `events`, oldest first, locked as they are read; those another
+    worker holds are skipped (it processes them)."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    return (
+        events.filter(processed_at__isnull=True)
+        .order_by("received_at", "pk")
+        .select_for_update(skip_locked=skip_locked, of=("self",))
+    )
+
+
+def _take_and_process(events: QuerySet[Event], limit: int, failed: set[int]) -> tuple[int, int]:
+    """Lock and load up to `limit` unprocessed `events`, process each in a savepoint, and mark
+    those that went through processed in one UPDATE; returns (taken, processed). Inside the
+    caller's transaction, with row locks (PostgreSQL): the locking read is the claim."""
+    taken = list(_unprocessed(events).select_related("trigger")[:limit])
+    done: list[int] = []
+    for event in taken:
+        try:
+            with transaction.atomic():
+                react(event, timezone.now())
+            done.append(event.pk)
+        except Exception:
+            logger.exception("processing event %s failed", event.pk)
+            failed.add(event.pk)
+    Event.objects.filter(pk__in=done).update(processed_at=timezone.now())
+    return len(taken), len(done)
 
 
 def _process_or_note(event_id: int, failed: set[int]) -> bool:
