@@ -6,6 +6,7 @@
     .venv/bin/python bench/engine.py throughput --events 3000
     .venv/bin/python bench/engine.py scale --waiting 1000000 --due 100000
     BENCH_WORKERS=4 BENCH_REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/engine.py realtime
+    BENCH_CLUSTERS=2 .venv/bin/python bench/engine.py throughput   # scale-out: two qcluster processes
 
 Each part prints its figures and, where the issue asks, a ratio to raw PostgreSQL measured
 in the same run. It uses its own database (journeys_bench_engine), dropped and recreated;
@@ -32,6 +33,8 @@ from common import setup_django as _setup_django
 
 sys.path.insert(0, str(ROOT))
 DATABASE = "journeys_bench_engine"
+# qcluster processes on the same database (issue 15's scale-out: measure one, then two).
+CLUSTERS = int(os.environ.get("BENCH_CLUSTERS", "1"))
 ENV = deployment_env(
     DATABASE,
     # The embedded default (the ORM broker); set BENCH_REDIS_URL to measure the Redis broker.
@@ -165,7 +168,8 @@ def realtime(rate: int, seconds: int) -> dict:
     env = {**ENV, "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}", "SITE_URL": f"http://127.0.0.1:{port}"}
     try:
         processes.start(sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", env=env)
-        processes.start(sys.executable, "manage.py", "qcluster", env=env)
+        for _ in range(CLUSTERS):
+            processes.start(sys.executable, "manage.py", "qcluster", env=env)
         assert wait_for(lambda: _port_open(port), 30), "gunicorn did not start"
         local = threading.local()
 
@@ -227,6 +231,7 @@ def realtime(rate: int, seconds: int) -> dict:
         "cpu_ms_per_event": {k: round((cpu_after[k] - cpu_before[k]) / total * 1000, 2) for k in cpu_before},
     }
     result["workers"], result["broker"] = ENV["Q_WORKERS"], "redis" if ENV["REDIS_URL"] else "orm"
+    result["clusters"] = CLUSTERS
     print(f"realtime: {json.dumps(result)}")
     print(
         f"  202 -> email at the SMTP server: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (target p99 < 1000 ms)"
@@ -264,7 +269,8 @@ def throughput(events: int) -> dict:
     )
     ids = [e.pk for e in stored]
     try:
-        processes.start(sys.executable, "manage.py", "qcluster", env=env)
+        for _ in range(CLUSTERS):
+            processes.start(sys.executable, "manage.py", "qcluster", env=env)
         time.sleep(3)  # the cluster's start-up is not part of the rate
         start = time.perf_counter()
         for chunk in range(0, len(ids), 100):  # what the batch API's signal enqueues
@@ -286,6 +292,7 @@ def throughput(events: int) -> dict:
         "emails_per_s": round(len(sink.arrivals) / elapsed, 1),
         "raw_single_row_inserts_per_s": round(raw_rate, 1),
         "ratio": round(steps / elapsed / raw_rate, 3),
+        "clusters": CLUSTERS,
     }
     print(f"throughput: {json.dumps(result)}")
     print(

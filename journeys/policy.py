@@ -75,6 +75,18 @@ class _BatchReads:
     # None for a block of unknown contacts (policies_read_once): read per message then.
     unsubscribed: set[tuple[int, str]] | None  # (contact id, channel)
     recent: dict[tuple[int, str], int] | None  # commercial messages in each capped channel's window
+    # Contacts created inside the block (policies_read_once): no consent row and no delivery
+    # can exist for them yet, so their checks need no query; their messages count here.
+    new_contacts: dict[tuple[int, str], int] | None = None  # (contact id, channel) -> queued
+
+
+def contact_created(contact_id: int) -> None:
+    """Within policies_read_once: `contact_id` was created in this block's transaction."""
+    batch = _batch.get()
+    if batch is not None:
+        if batch.new_contacts is None:
+            batch.new_contacts = {}
+        batch.new_contacts[(contact_id, "")] = 0
 
 
 _batch: ContextVar[_BatchReads | None] = ContextVar("policy_batch_reads", default=None)
@@ -137,7 +149,9 @@ def _policy(channel: str) -> SendingPolicy | None:
 def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | None, now: datetime) -> Decision:
     """Consent and frequency cap, for a commercial message."""
     batch = _batch.get()
-    if batch is None or batch.unsubscribed is None or batch.recent is None:
+    if batch is not None and batch.new_contacts is not None and (contact.pk, "") in batch.new_contacts:
+        unsubscribed, recent = False, batch.new_contacts.get((contact.pk, channel), 0)
+    elif batch is None or batch.unsubscribed is None or batch.recent is None:
         unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
     else:
         unsubscribed, recent = (contact.pk, channel) in batch.unsubscribed, batch.recent.get((contact.pk, channel), 0)
@@ -151,8 +165,10 @@ def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | N
 def _count_queued(contact: Contact, channel: str) -> None:
     """A commercial message decided `send` is queued by the engine: it counts from now on."""
     batch = _batch.get()
-    if batch is not None and batch.recent is not None:
-        key = (contact.pk, channel)
+    key = (contact.pk, channel)
+    if batch is not None and batch.new_contacts is not None and (contact.pk, "") in batch.new_contacts:
+        batch.new_contacts[key] = batch.new_contacts.get(key, 0) + 1
+    elif batch is not None and batch.recent is not None:
         batch.recent[key] = batch.recent.get(key, 0) + 1
 
 

@@ -81,6 +81,21 @@ def enqueue_process_events(event_ids: list[int]) -> None:
     _enqueue_after_commit("journeys.tasks.process_events", list(event_ids), group="events")
 
 
+def ring_for_events(event_ids: list[int]) -> None:
+    """Newly stored events: enqueue their task, unless a task rung for earlier events has not
+    started yet (it takes these too; journeys.workers.heartbeats.ring_events_doorbell). Under
+    load this spares the web process an enqueue and the workers a task per request."""
+    from .workers.heartbeats import ring_events_doorbell
+
+    ids = list(event_ids)
+
+    def ring() -> None:
+        if ring_events_doorbell():
+            async_task("journeys.tasks.process_events", ids, group="events", broker=_broker())
+
+    transaction.on_commit(ring)
+
+
 def enqueue_advance_batch(participant_ids: list[int]) -> None:
     _enqueue_after_commit("journeys.tasks.advance_batch", list(participant_ids), group="advance")
 

@@ -7,11 +7,13 @@ contact take turns instead of deadlocking.
 """
 
 import logging
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from triggers.models import Event
@@ -30,8 +32,9 @@ from .models import (
     RepeatPolicy,
     VersionState,
 )
-from .policy import policies_read_once
+from .policy import contact_created, policies_read_once
 from .runtime import advance, awaiting_kinds, plan_for, react_at_step
+from .segments import segments_read_once
 from .transitions import Writes
 
 logger = logging.getLogger(__name__)
@@ -52,22 +55,84 @@ def process_events(event_ids: list[int]) -> int:
     processed = 0
     for start in range(0, len(event_ids), EVENTS_PER_TRANSACTION):
         group = event_ids[start : start + EVENTS_PER_TRANSACTION]
-        with transaction.atomic() if len(group) > 1 else nullcontext(), policies_read_once():
-            for event_id in group:
-                try:
-                    processed += process_event(event_id)
-                except Exception:
-                    logger.exception("processing event %s failed", event_id)
+        if connection.features.has_select_for_update:
+            with transaction.atomic(), _read_once():
+                processed += _take_and_process(Event.objects.filter(pk__in=group), len(group), set())[1]
+            continue
+        with transaction.atomic() if len(group) > 1 else nullcontext(), _read_once():
+            processed += sum(_process_or_note(event_id, set()) for event_id in group)
     return processed
 
 
-def waiting_event_ids(limit: int) -> list[int]:
-    """The oldest events no task has processed yet (the partial index event_unprocessed)."""
-    return list(
-        Event.objects.filter(processed_at__isnull=True)
+# Inside _read_once: the journeys each trigger starts, by trigger id; None outside.
+_versions_of_block: ContextVar[dict[int, list[JourneyVersion]] | None] = ContextVar("started_versions", default=None)
+
+
+@contextmanager
+def _read_once() -> Iterator[None]:
+    """Within a group of events (one transaction): the sending policies, the condition
+    segments and the journeys each trigger starts are read once, not once per event."""
+    token = _versions_of_block.set({})
+    try:
+        with policies_read_once(), segments_read_once():
+            yield
+    finally:
+        _versions_of_block.reset(token)
+
+
+def process_waiting(limit: int, failed: set[int]) -> tuple[int, int]:
+    """Take up to `limit` of the oldest events no task has processed yet and process them in
+    one transaction; returns (taken, processed now).
+
+    They are locked as they are taken, skipping those another worker holds (PostgreSQL), so
+    two workers draining at once share the backlog instead of both waiting for its head.
+    Events that fail are added to `failed` and not taken again by the same drain (the sweep
+    re-drives them), so a few broken events at the head cannot stall the ones behind."""
+    with transaction.atomic(), _read_once():
+        waiting = Event.objects.exclude(pk__in=failed)
+        if not connection.features.has_select_for_update:
+            # No row locks (SQLite): each event is claimed again as it is processed.
+            taken = list(_unprocessed(waiting).values_list("pk", flat=True)[:limit])
+            return len(taken), sum(_process_or_note(event_id, failed) for event_id in taken)
+        return _take_and_process(waiting, limit, failed)
+
+
+def _unprocessed(events: QuerySet[Event]) -> QuerySet[Event]:
+    """The unprocessed ones of `events`, oldest first, locked as they are read; those another
+    worker holds are skipped (it processes them)."""
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    return (
+        events.filter(processed_at__isnull=True)
         .order_by("received_at", "pk")
-        .values_list("pk", flat=True)[:limit]
+        .select_for_update(skip_locked=skip_locked, of=("self",))
     )
+
+
+def _take_and_process(events: QuerySet[Event], limit: int, failed: set[int]) -> tuple[int, int]:
+    """Lock and load up to `limit` unprocessed `events`, process each in a savepoint, and mark
+    those that went through processed in one UPDATE; returns (taken, processed). Inside the
+    caller's transaction, with row locks (PostgreSQL): the locking read is the claim."""
+    taken = list(_unprocessed(events).select_related("trigger")[:limit])
+    done: list[int] = []
+    for event in taken:
+        try:
+            with transaction.atomic():
+                react(event, timezone.now())
+            done.append(event.pk)
+        except Exception:
+            logger.exception("processing event %s failed", event.pk)
+            failed.add(event.pk)
+    Event.objects.filter(pk__in=done).update(processed_at=timezone.now())
+    return len(taken), len(done)
+
+
+def _process_or_note(event_id: int, failed: set[int]) -> bool:
+    try:
+        return process_event(event_id)
+    except Exception:
+        logger.exception("processing event %s failed", event_id)
+        failed.add(event_id)
+        return False
 
 
 def process_event(event_id: int, now: datetime | None = None) -> bool:
@@ -88,7 +153,9 @@ def process_event(event_id: int, now: datetime | None = None) -> bool:
 
 def react(event: Event, now: datetime) -> None:
     contact, created = upsert_contact_created(event.contact_key, event.contact)
-    if not created:  # a contact first seen in this event is in no journey yet
+    if created:
+        contact_created(contact.pk)  # no consent or delivery to read for it
+    else:  # a contact first seen in this event is in no journey yet
         _count_goals(event, contact, now)
         _exit_participants(event, contact, now)
         _take_yes_paths(event, contact, now)
@@ -157,18 +224,28 @@ def _entry_key(version: JourneyVersion, event: Event) -> str:
     return ""
 
 
-def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
-    versions = (
+def _started_by(trigger_id: int) -> list[JourneyVersion]:
+    """The live journeys' published versions that `trigger_id` starts."""
+    held = _versions_of_block.get()
+    if held is not None and trigger_id in held:
+        return held[trigger_id]
+    versions = list(
         JourneyVersion.objects.filter(
-            state=VersionState.PUBLISHED,
-            journey__status=JourneyStatus.LIVE,
-            start_trigger=event.trigger_id,
-            published_at__lte=event.received_at,  # a journey reacts to events after it went live
+            state=VersionState.PUBLISHED, journey__status=JourneyStatus.LIVE, start_trigger=trigger_id
         )
         .select_related("journey")
         .prefetch_related("exclude_segments")
     )
-    for version in versions:
+    if held is not None:
+        held[trigger_id] = versions
+    return versions
+
+
+def _enter_journeys(event: Event, contact: Contact, now: datetime) -> None:
+    for version in _started_by(event.trigger_id):
+        # A journey reacts to events received after it went live.
+        if version.published_at is None or version.published_at > event.received_at:
+            continue
         if not all_hold(version.start_conditions, event.attributes):
             continue
         if _has_entry_controls(version):

@@ -10,7 +10,9 @@ Joining a segment rings the doorbell for the journeys that wait for it (dynamic 
 journeys, wait-for "segment_joined"): journeys.segment_entry, after commit.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -76,11 +78,36 @@ def segment_keys(contact: Contact) -> list[str]:
     return sorted(SegmentMembership.objects.filter(contact=contact).values_list("segment__key", flat=True))
 
 
+# Inside segments_read_once: a holder for the condition segments once read; None outside.
+_segments_of_block: ContextVar[list[list[Segment]] | None] = ContextVar("condition_segments", default=None)
+
+
+@contextmanager
+def segments_read_once() -> Iterator[None]:
+    """Within the block (a task's group of events, in one transaction), the condition segments
+    are read once, at the first contact, rather than once per contact."""
+    token = _segments_of_block.set([])
+    try:
+        yield
+    finally:
+        _segments_of_block.reset(token)
+
+
+def _condition_segments() -> list[Segment]:
+    held = _segments_of_block.get()
+    if held:
+        return held[0]
+    segments = list(Segment.objects.filter(kind=SegmentKind.CONDITIONS).only("pk", "conditions"))
+    if held is not None:
+        held.append(segments)
+    return segments
+
+
 def refresh_memberships(contact: Contact, now: datetime | None = None) -> MembershipChange:
     """Evaluate one contact against every condition segment and write the difference, in
     the caller's transaction. Joins are announced to the journeys after commit."""
     now = now or timezone.now()
-    segments = list(Segment.objects.filter(kind=SegmentKind.CONDITIONS).only("pk", "conditions"))
+    segments = _condition_segments()
     if not segments:
         return MembershipChange()
     current = set(

@@ -5,9 +5,9 @@ from triggers.signals import events_stored
 
 def _on_events_stored(sender, event_ids: list[int], **kwargs) -> None:
     # Sent after the storing transaction committed: ring the doorbell for the workers.
-    from .queue import enqueue_process_events
+    from .queue import ring_for_events
 
-    enqueue_process_events(event_ids)
+    ring_for_events(event_ids)
 
 
 def _on_task_done(sender, task: dict, **kwargs) -> None:

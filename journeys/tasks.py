@@ -16,21 +16,31 @@ def process_events(event_ids: list[int]) -> int:
     """React to newly stored events (goals, exits, Yes paths, entries), then send the
     messages that queued.
 
-    Under load, events whose own tasks are still in the queue are waiting: the task takes
-    them too, a group at a time (one commit, one policy read and one SMTP session per group
-    instead of one task each), for a few seconds at most. Their own tasks then find them
-    processed and do nothing. A group another worker holds (0 processed) ends the drain.
+    The task answers the events' doorbell first (journeys.queue.ring_for_events): requests
+    that came while it was queued did not enqueue tasks of their own, so it takes every
+    event still waiting, a group at a time (one commit, one policy read and one SMTP session
+    per group), for a few seconds at most. Events stored after the answer ring again. A
+    drain cut short by its deadline rings again for what is left; one that finds nothing it
+    can take (none waiting, or all held by another worker, who drains on) just ends.
+    Processing is idempotent (an event is claimed and marked processed in one transaction),
+    so a task run twice, or an event taken by two tasks, does nothing the second time.
     """
-    from journeys.reactions import waiting_event_ids
+    from journeys.reactions import process_waiting
+    from journeys.workers.heartbeats import answer_events_doorbell
 
-    processed = total = _react_and_send(event_ids)
-    deadline = monotonic() + DRAIN_SECONDS
-    while processed and monotonic() < deadline:
-        waiting = waiting_event_ids(DRAIN_GROUP)
-        if not waiting:
-            break
-        processed = _react_and_send(waiting)
+    answer_events_doorbell()
+    total = _react_and_send(event_ids) if event_ids else 0
+    deadline, failed = monotonic() + DRAIN_SECONDS, set[int]()
+    while monotonic() < deadline:
+        with collecting_dispatches() as deliveries:
+            taken, processed = process_waiting(DRAIN_GROUP, failed)
+        dispatch_collected(deliveries)
         total += processed
+        if not taken:
+            return total
+    from journeys.queue import ring_for_events
+
+    ring_for_events([])  # cut short with events left: another task goes on
     return total
 
 

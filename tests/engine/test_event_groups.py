@@ -69,3 +69,93 @@ def test_under_load_a_task_takes_the_events_still_waiting_for_theirs(seed_journe
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.process_events([e.pk for e in waiting]) == 0
     assert Participant.objects.count() == 4
+
+
+def test_requests_while_the_doorbell_is_rung_enqueue_nothing_and_its_task_takes_their_events(
+    seed_journey, django_capture_on_commit_callbacks
+):
+    from journeys import tasks
+    from journeys.queue import ring_for_events
+    from journeys.workers.heartbeats import ring_events_doorbell
+
+    assert ring_events_doorbell()  # a request rang: its task is queued, not started yet
+    burst = [_stored(name, 80) for name in ("ana", "ben", "cy")]
+    with django_capture_on_commit_callbacks(execute=True):
+        ring_for_events([e.pk for e in burst])  # (tasks run inline in tests: none ran)
+    assert Event.objects.filter(processed_at__isnull=True).count() == 3
+
+    # The rung task starts: it answers the doorbell and takes every waiting event.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.process_events([]) == 3
+    assert Participant.objects.count() == 3
+
+    # Answered: the next request rings again, and its task runs.
+    later = _stored("di", 80)
+    with django_capture_on_commit_callbacks(execute=True):
+        ring_for_events([later.pk])
+    assert not Event.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_doorbell_whose_task_never_started_is_rung_again(seed_journey):
+    import time_machine
+    from django.utils import timezone
+
+    from journeys.workers.heartbeats import RING_AGAIN_AFTER, answer_events_doorbell, ring_events_doorbell
+
+    now = timezone.now()
+    assert ring_events_doorbell(now)
+    assert not ring_events_doorbell(now + RING_AGAIN_AFTER / 2)  # one ring per queued task
+    # Its task was lost (a Redis task in flight when its worker died): ring again.
+    assert ring_events_doorbell(now + RING_AGAIN_AFTER)
+    answer_events_doorbell()
+    with time_machine.travel(now):
+        assert ring_events_doorbell()
+
+
+def test_a_drain_goes_past_events_that_fail(seed_journey, monkeypatch, django_capture_on_commit_callbacks):
+    from journeys import tasks
+
+    for name in ("ana", "ben", "cy", "di"):
+        _stored(name, 80)
+    real_react = reactions.react
+
+    def broken_for_the_first_two(event, now):
+        if event.contact_key in ("ana", "ben"):
+            raise RuntimeError("a bug in one journey")
+        real_react(event, now)
+
+    monkeypatch.setattr(reactions, "react", broken_for_the_first_two)
+    monkeypatch.setattr(tasks, "DRAIN_GROUP", 2)  # the two broken ones are a whole group
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.process_events([]) == 2
+
+    assert sorted(Participant.objects.values_list("contact__external_id", flat=True)) == ["cy", "di"]
+    assert sorted(Event.objects.filter(processed_at__isnull=True).values_list("contact_key", flat=True)) == [
+        "ana",
+        "ben",
+    ]
+
+
+def test_a_group_reads_the_journeys_and_segments_once_and_no_consent_of_new_contacts(
+    seed_journey, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from journeys.models import Delivery, DeliveryStatus
+
+    events = [_stored(name, 80) for name in ("ana", "ben", "cy")]
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False):
+        assert reactions.process_events([e.pk for e in events]) == 3
+
+    def reads(table: str) -> int:
+        return sum(
+            1 for q in queries.captured_queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+        )
+
+    assert reads("journeys_journeyversion") == 1
+    assert len([q for q in queries.captured_queries if '"journeys_segment"."kind" =' in q["sql"]]) == 1
+    # Three contacts first seen in these events: nobody can have unsubscribed them yet.
+    assert not [q for q in queries.captured_queries if '"journeys_consent"' in q["sql"]]
+    assert Delivery.objects.filter(status=DeliveryStatus.QUEUED).count() == 3

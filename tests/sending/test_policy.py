@@ -234,3 +234,13 @@ def test_a_marketer_sets_the_cap_and_quiet_hours_in_the_admin(client, marketer, 
     # 23:00 in Lisbon: held until 08:00 there.
     with time_machine.travel(datetime(2026, 3, 2, 23, tzinfo=UTC), tick=False):
         assert _decide(contact, email) == Decision("hold", until=datetime(2026, 3, 3, 8, tzinfo=UTC))
+
+
+def test_a_contact_created_in_a_group_is_capped_by_the_messages_the_group_queued(contact, email, three_per_week):
+    from journeys.policy import contact_created, policies_read_once
+
+    with policies_read_once():
+        contact_created(contact.pk)  # first seen in this group's event: nothing to read
+        assert [_decide(contact, email) for _ in range(4)] == [Decision("send")] * 3 + [
+            Decision("block", "frequency_cap")
+        ]
