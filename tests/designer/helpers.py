@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from journeys.bundles import export_bundle
 from journeys.models import Journey
 from triggers.models import Trigger
 
@@ -89,3 +90,8 @@ def build_seed_journey(client) -> Journey:
     add_step(client, journey, opened, "no", 1, "wait", amount="1", unit="d")
     add_step(client, journey, opened, "no", 2, "push", content="final-push-notification", to="contact.push_token")
     return journey
+
+
+def exported_steps(journey: Journey) -> list[dict]:
+    """The journey's steps as its export writes them."""
+    return export_bundle([journey.key])["journeys"][0]["steps"]

@@ -9,11 +9,11 @@ import pytest
 import time_machine
 
 from journeys.abtest import check_test
-from journeys.bundles import export_bundle, import_bundle
+from journeys.bundles import import_bundle
 from journeys.demo import SEED_BUNDLE
 from journeys.models import Journey, Step
 
-from .helpers import add_step, build_seed_journey, url
+from .helpers import add_step, exported_steps, url
 
 pytestmark = pytest.mark.django_db
 
@@ -28,21 +28,11 @@ FIELDS = {
 }
 
 
-@pytest.fixture
-def journey(client, marketer, catalogue) -> Journey:
-    client.force_login(marketer)
-    return build_seed_journey(client)
-
-
-def steps(journey: Journey) -> list[dict]:
-    return export_bundle([journey.key])["journeys"][0]["steps"]
-
-
 def test_a_marketer_adds_an_ab_test_with_a_step_on_a_variant(journey, client):
     test = add_step(client, journey, "", "", 0, "ab_test", **FIELDS)
     add_step(client, journey, test, "1", 0, "wait", amount="2", unit="h")
 
-    assert steps(journey)[0] == {
+    assert exported_steps(journey)[0] == {
         "id": test,
         "type": "ab_test",
         "variants": [
@@ -50,7 +40,13 @@ def test_a_marketer_adds_an_ab_test_with_a_step_on_a_variant(journey, client):
             {
                 "name": "B",
                 "percent": 40,
-                "steps": [{"id": steps(journey)[0]["variants"][1]["steps"][0]["id"], "type": "wait", "duration": "2h"}],
+                "steps": [
+                    {
+                        "id": exported_steps(journey)[0]["variants"][1]["steps"][0]["id"],
+                        "type": "wait",
+                        "duration": "2h",
+                    }
+                ],
             },
         ],
         "winner": {"metric": "goal", "decide_after": "2d", "min_per_variant": 50},
@@ -87,7 +83,7 @@ def test_editing_an_ab_test_keeps_its_variants_steps(journey, client):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
 
-    step = steps(journey)[0]
+    step = exported_steps(journey)[0]
     assert [(v["name"], v["percent"], [s["duration"] for s in v["steps"]]) for v in step["variants"]] == [
         ("A", 50, ["1h"]),
         ("Bold", 50, ["2h"]),
@@ -113,7 +109,7 @@ def test_the_form_names_each_mistake(journey, client, change, message):
 
     assert response.status_code == 200
     assert message in response.content.decode()
-    assert [s["type"] for s in steps(journey)] == ["email", "wait_for"]
+    assert [s["type"] for s in exported_steps(journey)] == ["email", "wait_for"]
 
 
 def test_an_open_rate_test_without_an_email_in_a_variant_is_shown_on_its_tile(journey, client):
@@ -124,7 +120,7 @@ def test_an_open_rate_test_without_an_email_in_a_variant_is_shown_on_its_tile(jo
 
     page = response.content.decode()
     assert "winner.metric open_rate needs an email step in every variant; B has none" in page
-    assert steps(journey)[0]["winner"]["metric"] == "goal"
+    assert exported_steps(journey)[0]["winner"]["metric"] == "goal"
 
 
 def test_the_tile_of_a_live_test_tells_where_it_stands(client, marketer, catalogue):

@@ -10,20 +10,10 @@ from journeys.bundles import export_bundle, version_to_spec
 from journeys.demo import SEED_BUNDLE
 from journeys.models import Journey, Participant, VersionState
 
-from .helpers import add_step, build_seed_journey, url
+from .helpers import add_step, exported_steps, url
 from .seed import seed_journey
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def journey(client, marketer, catalogue) -> Journey:
-    client.force_login(marketer)
-    return build_seed_journey(client)
-
-
-def steps(journey: Journey) -> list[dict]:
-    return export_bundle([journey.key])["journeys"][0]["steps"]
 
 
 def test_branch_and_split_paths_are_drawn_side_by_side(journey, client):
@@ -54,7 +44,7 @@ def test_branch_and_split_paths_are_drawn_side_by_side(journey, client):
         path_2_percent="30",
     )
 
-    assert steps(journey)[0] == {
+    assert exported_steps(journey)[0] == {
         "id": branch,
         "type": "branch",
         "paths": [
@@ -116,7 +106,7 @@ def test_editing_a_branch_keeps_its_paths_steps_and_every_condition(journey, cli
     )
     assert response.status_code == 302
 
-    path = steps(journey)[0]["paths"][0]
+    path = exported_steps(journey)[0]["paths"][0]
     assert path["name"] == "Rich"
     assert [c["value"] for c in path["conditions"]] == [150, "EUR"]
     assert [s["type"] for s in path["steps"]] == ["wait"]
@@ -126,12 +116,12 @@ def test_removing_a_tile_removes_the_steps_on_its_paths_after_confirming(journey
     confirm = client.get(url("remove_step", journey.pk, "wait-for-email-opened")).content.decode()
     assert "The steps on its paths go too:" in confirm
     assert "Text message: Second text reminder to contact.phone" in confirm
-    assert [s["id"] for s in steps(journey)] == ["initial-email-reminder", "wait-for-email-opened"]
+    assert [s["id"] for s in exported_steps(journey)] == ["initial-email-reminder", "wait-for-email-opened"]
 
     response = client.post(url("remove_step", journey.pk, "wait-for-email-opened"))
 
     assert response["Location"] == url("change", journey.pk)
-    assert [s["id"] for s in steps(journey)] == ["initial-email-reminder"]
+    assert [s["id"] for s in exported_steps(journey)] == ["initial-email-reminder"]
 
 
 def test_removing_an_email_a_later_wait_watches_is_refused_with_the_reason(journey, client):
@@ -139,7 +129,7 @@ def test_removing_an_email_a_later_wait_watches_is_refused_with_the_reason(journ
 
     page = response.content.decode()
     assert "In step wait-for-email-opened (of_step): &#x27;initial-email-reminder&#x27; must be an earlier" in page
-    assert [s["id"] for s in steps(journey)] == ["initial-email-reminder", "wait-for-email-opened"]
+    assert [s["id"] for s in exported_steps(journey)] == ["initial-email-reminder", "wait-for-email-opened"]
 
 
 def test_test_journey_shows_the_timeline_of_the_simulator(journey, client):
@@ -239,4 +229,4 @@ def test_editing_an_imported_branch_wider_than_the_form_loses_nothing(client, ma
     response = client.post(url("edit_step", journey.pk, "wide"), post)
 
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert steps(journey)[0]["paths"] == paths
+    assert exported_steps(journey)[0]["paths"] == paths

@@ -10,17 +10,11 @@ import pytest
 from journeys.bundles import version_to_spec
 from journeys.models import Journey, VersionState
 
-from .helpers import add_step, build_seed_journey, conditions_management, settings_post, url
+from .helpers import add_step, conditions_management, settings_post, url
 
 pytestmark = pytest.mark.django_db
 
 WAIT = "wait-for-email-opened"  # the seed's "wait for Email opened of the email, up to 1 day"
-
-
-@pytest.fixture
-def journey(client, marketer, catalogue) -> Journey:
-    client.force_login(marketer)
-    return build_seed_journey(client)
 
 
 def draft_spec(journey: Journey):

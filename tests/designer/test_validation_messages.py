@@ -10,15 +10,9 @@ from journeys.bundles import version_to_spec
 from journeys.models import Journey, Step, VersionState
 from triggers.models import Trigger
 
-from .helpers import add_step, build_seed_journey, conditions_management, create, settings_post, url
+from .helpers import add_step, conditions_management, create, settings_post, url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def journey(client, marketer, catalogue) -> Journey:
-    client.force_login(marketer)
-    return build_seed_journey(client)
 
 
 def draft_spec(journey: Journey):
