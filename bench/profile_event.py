@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Where one event's CPU goes, in-process (issue 15): the web request and the worker's task.
 
-    .venv/bin/python bench/profile_event.py [--events 300] [--top 25]
+    .venv/bin/python bench/profile_event.py [--events 300] [--top 25] [--stats worker.pstats]
 
 On its own PostgreSQL database (journeys_bench_profile, dropped and recreated), with the seed
 journey and a local SMTP sink: POSTs `--events` single events through Django's test client
@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--stats", help="also save the worker's profile here (pstats, for callers/callees)")
     args = parser.parse_args()
     env = deployment_env(DATABASE, REDIS_URL="")
     recreate_database(DATABASE, env)
@@ -108,6 +109,8 @@ def main() -> None:
     profile.enable()
     process_events([])
     profile.disable()
+    if args.stats:
+        profile.dump_stats(args.stats)
     pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
     pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
     time.sleep(1)

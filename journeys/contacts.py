@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
+from .inserts import insert_unless_taken
 from .models import Contact
 from .segments import refresh_memberships
 
@@ -33,13 +34,14 @@ def upsert_contact_created(external_id: str, fields: Mapping[str, Any] | None) -
     fields = fields or {}
     contact = Contact.objects.filter(external_id=external_id).first()
     if contact is None:
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(external_id=external_id, **_changes(Contact(), fields))
-                refresh_memberships(contact)
-                return contact, True
-        except IntegrityError:  # created meanwhile by a concurrent event
-            contact = Contact.objects.get(external_id=external_id)
+        # No savepoint: a taken id is an answer, not an error (journeys.inserts). A known
+        # contact is read above without a lock; `ON CONFLICT DO UPDATE` would lock (and
+        # rewrite) its row for every one of its events, making them wait for each other.
+        new = Contact(external_id=external_id, **_changes(Contact(), fields))
+        if insert_unless_taken(new, conflict=("external_id",)):
+            refresh_memberships(new)
+            return new, True
+        contact = Contact.objects.get(external_id=external_id)  # created meanwhile by a concurrent event
     changes = _changes(contact, fields)
     if changes:
         for name, value in changes.items():

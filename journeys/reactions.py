@@ -92,8 +92,8 @@ def process_waiting(limit: int, failed: set[int]) -> tuple[int, int]:
         waiting = Event.objects.exclude(pk__in=failed)
         if not connection.features.has_select_for_update:
             # No row locks (SQLite): each event is claimed again as it is processed.
-            taken = list(_unprocessed(waiting).values_list("pk", flat=True)[:limit])
-            return len(taken), sum(_process_or_note(event_id, failed) for event_id in taken)
+            taken = _in_contact_order(list(_unprocessed(waiting).values_list("pk", "contact_key")[:limit]))
+            return len(taken), sum(_process_or_note(event_id, failed) for event_id, _ in taken)
         return _take_and_process(waiting, limit, failed)
 
 
@@ -111,10 +111,16 @@ def _unprocessed(events: QuerySet[Event]) -> QuerySet[Event]:
 def _take_and_process(events: QuerySet[Event], limit: int, failed: set[int]) -> tuple[int, int]:
     """Lock and load up to `limit` unprocessed `events`, process each in a savepoint, and mark
     those that went through processed in one UPDATE; returns (taken, processed). Inside the
-    caller's transaction, with row locks (PostgreSQL): the locking read is the claim."""
+    caller's transaction, with row locks (PostgreSQL): the locking read is the claim.
+
+    The events are processed in contact-key order, each contact's in the order received (a
+    stable sort of the oldest-first read): the group creates and locks its contacts, and the
+    participants under them, in key order, so two workers whose groups share contacts take
+    them in the same order and wait for each other instead of deadlocking on the contact's
+    unique key. Events of different contacts do not depend on each other's order."""
     taken = list(_unprocessed(events).select_related("trigger")[:limit])
     done: list[int] = []
-    for event in taken:
+    for event in sorted(taken, key=_contact_key):
         try:
             with transaction.atomic():
                 react(event, timezone.now())
@@ -124,6 +130,15 @@ def _take_and_process(events: QuerySet[Event], limit: int, failed: set[int]) -> 
             failed.add(event.pk)
     Event.objects.filter(pk__in=done).update(processed_at=timezone.now())
     return len(taken), len(done)
+
+
+def _contact_key(event: Event) -> str:
+    return event.contact_key
+
+
+def _in_contact_order(taken: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(event id, contact key) pairs as `_take_and_process` orders its events."""
+    return sorted(taken, key=lambda pair: pair[1])
 
 
 def _process_or_note(event_id: int, failed: set[int]) -> bool:

@@ -16,6 +16,7 @@ from triggers.models import Event
 
 from . import deliveries, metrics
 from .holdout import group_for
+from .inserts import insert_unless_taken
 from .models import (
     ONCE_EVER,
     Contact,
@@ -131,21 +132,21 @@ def enter(
 ) -> Participant | None:
     """Start a participant at the version's first step. None when the repeat policy's
     unique constraint says the contact is in (or was in) the journey already."""
-    try:
-        with transaction.atomic():
-            participant = Participant.objects.create(
-                journey_id=version.journey_id,
-                version=version,
-                contact=contact,
-                entry_event=event,
-                entry_key=entry_key,
-                binding_id=binding_id,
-                entered_at=now,
-                current_step=first_step,
-                step_started_at=now,
-                group=group_for(version, contact),
-            )
-    except IntegrityError:
+    participant = Participant(
+        journey_id=version.journey_id,
+        version=version,
+        contact=contact,
+        entry_event=event,
+        entry_key=entry_key,
+        binding_id=binding_id,
+        entered_at=now,
+        current_step=first_step,
+        step_started_at=now,
+        group=group_for(version, contact),
+    )
+    # The table's one unique key besides the id is that constraint
+    # (participant_one_per_entry_key): ON CONFLICT DO NOTHING, no savepoint.
+    if not insert_unless_taken(participant):
         return None
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None}, writes=writes)
     transaction.on_commit(metrics.PARTICIPANTS_ENTERED.inc)

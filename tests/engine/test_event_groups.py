@@ -1,8 +1,14 @@
 """A task's events are processed in one transaction with a savepoint each: a broken event
 is left for the sweep and the rest of its group still counts."""
 
+from importlib import import_module
+
+import pytest
+from django.apps import apps as django_apps
+
 from journeys import reactions
-from journeys.models import Participant
+from journeys.bundles import import_bundle
+from journeys.models import Contact, Participant
 from triggers.models import Event, Trigger
 
 
@@ -159,3 +165,46 @@ def test_a_group_reads_the_journeys_and_segments_once_and_no_consent_of_new_cont
     # Three contacts first seen in these events: nobody can have unsubscribed them yet.
     assert not [q for q in queries.captured_queries if '"journeys_consent"' in q["sql"]]
     assert Delivery.objects.filter(status=DeliveryStatus.QUEUED).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_whose_groups_share_new_contacts_in_opposite_order_do_not_deadlock(seed_bundle, clock):
+    """Two threads, two PostgreSQL connections, each processing one group of events for the
+    same new contacts, received in opposite orders, both starting at once; many rounds. Each
+    group takes its contacts in key order, so the second waits for the first on each
+    contact's unique key instead of the two waiting for each other (PostgreSQL would break
+    such a cycle by failing one event, left for the sweep)."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite has one writer)")
+    import_module("triggers.migrations.0002_builtin_triggers").create_builtin_triggers(django_apps, None)
+    import_bundle(seed_bundle, publish_journeys=True)
+    failures: list[BaseException] = []
+
+    def worker(barrier: threading.Barrier, group: list[int]) -> None:
+        try:
+            barrier.wait()
+            reactions.process_events(group)
+        except BaseException as error:  # pragma: no cover - reported below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    for round_ in range(15):
+        keys = [f"r{round_}-c{i:02d}" for i in range(8)]
+        # Cart totals below the journey's condition: contacts only, no sends to wait for.
+        forward = [_stored(key, 10).pk for key in keys]
+        backward = [_stored(key, 10).pk for key in reversed(keys)]
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=worker, args=(barrier, group)) for group in (forward, backward)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures
+        left = Event.objects.filter(pk__in=forward + backward, processed_at__isnull=True)
+        assert list(left.values_list("contact_key", flat=True)) == [], f"round {round_}: left for the sweep"
+        assert Contact.objects.filter(external_id__in=keys).count() == len(keys)
