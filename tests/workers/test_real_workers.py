@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,14 +18,10 @@ from journeys.demo import load_demo
 from journeys.models import Delivery
 from triggers.keys import create_api_key
 
+from .processes import free_port, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.worker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Inbox:
@@ -41,19 +36,10 @@ class Inbox:
 @pytest.fixture
 def smtp():
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield inbox, controller.port
     controller.stop()
-
-
-def _wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _port_open(port: int) -> bool:
@@ -94,18 +80,26 @@ def engine_env(smtp_port: int, site_url: str) -> dict:
     }
 
 
+def start_web_and_cluster(processes, smtp_port: int) -> tuple[int, dict]:
+    """A gunicorn web server (one worker) and a qcluster on this test database, listening:
+    the web port and the processes' environment."""
+    web_port = free_port()
+    env = engine_env(smtp_port, site_url=f"http://127.0.0.1:{web_port}")
+    web = processes(
+        str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "1", env=env
+    )
+    processes(sys.executable, "manage.py", "qcluster", env=env)
+    wait_until(lambda: _port_open(web_port) or web.poll() is not None, 30, "gunicorn to listen")
+    assert web.poll() is None, web.stdout.read().decode()
+    return web_port, env
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="real workers run against PostgreSQL")
 def test_an_api_event_reaches_a_real_smtp_server_through_real_workers(transactional_db, smtp, processes):
     inbox, smtp_port = smtp
     load_demo()
     _, raw_key = create_api_key("Shop website", scope="events:write", source="shop")
-    web_port = _free_port()
-    env = engine_env(smtp_port, site_url=f"http://127.0.0.1:{web_port}")
-    bin_dir = Path(sys.executable).parent
-    web = processes(str(bin_dir / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "1", env=env)
-    processes(sys.executable, "manage.py", "qcluster", env=env)
-    _wait_until(lambda: _port_open(web_port) or web.poll() is not None, 30, "gunicorn to listen")
-    assert web.poll() is None, web.stdout.read().decode()
+    web_port, _ = start_web_and_cluster(processes, smtp_port)
 
     body = {
         "trigger": "abandoned_cart",
@@ -121,12 +115,12 @@ def test_an_api_event_reaches_a_real_smtp_server_through_real_workers(transactio
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 202
 
-    _wait_until(lambda: inbox.messages, 60, "the email at the SMTP server")
+    wait_until(lambda: inbox.messages, 60, "the email at the SMTP server")
     message = inbox.messages[0]
     assert message.rcpt_tos == ["ana@example.com"]
     content = message.content.decode()
     assert "Subject: Ana, you left something in your cart" in content
-    _wait_until(
+    wait_until(
         lambda: Delivery.objects.filter(step__key="initial-email", status="sent").exists(),
         30,
         "the delivery marked sent",

@@ -19,7 +19,8 @@ from journeys.segments import rebuild_now, set_static_members
 
 from ..designer.seed import seed_catalogue
 from ..designer.test_segment_journey_in_a_browser import GOLD, put_contact_over_http
-from .test_real_workers import _wait_until, engine_env, processes, smtp  # noqa: F401
+from .processes import wait_until
+from .test_real_workers import engine_env, processes, smtp  # noqa: F401
 
 pytestmark = [
     pytest.mark.worker,
@@ -88,14 +89,14 @@ def test_a_segment_journey_built_in_the_designer_runs_on_real_workers(real_worke
     assert Journey.objects.get().status == "live"
 
     # The workers, not the publish request, enter the members: ana's email arrives.
-    _wait_until(lambda: inbox.messages, SLOW, "ana's email at the SMTP server")
+    wait_until(lambda: inbox.messages, SLOW, "ana's email at the SMTP server")
     assert _recipients(inbox) == ["ana@example.com"]
 
     def progress_done() -> bool:
         page.reload()
         return "done, 1 entered" in page.locator("#segment-entry").inner_text()
 
-    _wait_until(progress_done, SLOW, "the entry progress on the canvas")
+    wait_until(progress_done, SLOW, "the entry progress on the canvas")
     page.screenshot(path=page.artifacts / "canvas.png", full_page=True)
 
     # eve (excluded) joins VIP first, then bo (not excluded): one worker takes them in order.
@@ -103,8 +104,8 @@ def test_a_segment_journey_built_in_the_designer_runs_on_real_workers(real_worke
     assert (
         put_contact_over_http(live_server.url, "bo", {"email": "bo@example.com", "attributes": {"tier": "gold"}}) == 201
     )
-    _wait_until(lambda: len(inbox.messages) >= 2, SLOW, "bo's email after joining VIP")
-    _wait_until(lambda: not OrmQ.objects.exists(), SLOW, "the task queue to drain")
+    wait_until(lambda: len(inbox.messages) >= 2, SLOW, "bo's email after joining VIP")
+    wait_until(lambda: not OrmQ.objects.exists(), SLOW, "the task queue to drain")
 
     assert _recipients(inbox) == ["ana@example.com", "bo@example.com"]
     assert sorted(Participant.objects.values_list("contact__external_id", flat=True)) == ["ana", "bo"]

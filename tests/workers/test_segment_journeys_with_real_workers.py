@@ -19,7 +19,8 @@ from journeys.segments import set_static_members
 from triggers.keys import create_api_key
 
 from ..segments.conftest import vip_bundle
-from .test_real_workers import ROOT, _free_port, _port_open, _wait_until, engine_env, processes, smtp  # noqa: F401
+from .processes import wait_until
+from .test_real_workers import ROOT, processes, smtp, start_web_and_cluster  # noqa: F401
 
 pytestmark = pytest.mark.worker
 
@@ -43,19 +44,13 @@ def test_a_segment_journey_runs_end_to_end_with_real_workers(transactional_db, s
     _, raw_key = create_api_key("Shop website", scope="events:write", source="shop")
     bundle = tmp_path / "vip.json"
     bundle.write_text(json.dumps(vip_bundle(mode="dynamic")))
-    web_port = _free_port()
-    env = engine_env(smtp_port, site_url=f"http://127.0.0.1:{web_port}")
-    bin_dir = Path(sys.executable).parent
-    web = processes(str(bin_dir / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "1", env=env)
-    processes(sys.executable, "manage.py", "qcluster", env=env)
-    _wait_until(lambda: _port_open(web_port) or web.poll() is not None, 30, "gunicorn to listen")
-    assert web.poll() is None, web.stdout.read().decode()
+    web_port, env = start_web_and_cluster(processes, smtp_port)
 
     _import(bundle, env)  # segments and the draft; the workers build VIP
     set_static_members(Segment.objects.get(key="staff"), [dee.pk])
     _import(bundle, env, "--publish")
 
-    _wait_until(lambda: inbox.messages, 90, "the VIP email at the SMTP server")
+    wait_until(lambda: inbox.messages, 90, "the VIP email at the SMTP server")
     assert [m.rcpt_tos for m in inbox.messages] == [["ana@example.com"]]
 
     request = urllib.request.Request(
@@ -67,6 +62,6 @@ def test_a_segment_journey_runs_end_to_end_with_real_workers(transactional_db, s
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
 
-    _wait_until(lambda: len(inbox.messages) >= 2, 90, "bo's email after joining VIP")
+    wait_until(lambda: len(inbox.messages) >= 2, 90, "bo's email after joining VIP")
     assert sorted(m.rcpt_tos[0] for m in inbox.messages) == ["ana@example.com", "bo@example.com"]
     assert sorted(Participant.objects.values_list("contact__external_id", flat=True)) == ["ana", "bo"]
