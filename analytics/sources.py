@@ -26,7 +26,8 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from journeys.models import Delivery, Participant, ParticipantHistory, ParticipantState
+from journeys.models import Delivery, Participant, ParticipantHistory, ParticipantState, Step
+from journeys.steps import message_kinds
 
 from .counts import (
     STAGES,
@@ -186,6 +187,7 @@ def dashboard_totals(
         )
         delivery_rows += (
             _rolled(DeliveryCount, sources, None, None)
+            .filter(step_id__in=_message_steps())
             .values("journey_id")
             .annotate(sent=Sum("sent"), opened=Sum("opened"), clicked=Sum("clicked"))
         )
@@ -201,7 +203,7 @@ def dashboard_totals(
             participant__journey_id__in=journey_ids,
             participant__entered_at__gte=since,
             participant__entered_at__lt=until,
-        ).filter(spans_q(sources.live, "participant__"))
+        ).filter(spans_q(sources.live, "participant__"), step__in=_message_steps())
         delivery_rows += [
             {**row, "journey_id": row.pop("participant__journey_id")} for row in _live_delivery_totals(live_deliveries)
         ]
@@ -216,6 +218,12 @@ def dashboard_totals(
         line.opened += row["opened"] or 0
         line.clicked += row["clicked"] or 0
     return totals
+
+
+def _message_steps() -> QuerySet:
+    """The message steps (email, text, push): a webhook's call is a delivery too, but not a
+    message sent to the contact, so it stays out of the journeys' sent, open and click rates."""
+    return Step.objects.filter(kind__in=[kind.name for kind in message_kinds()]).values("pk")
 
 
 def _live_participant_totals(participants: QuerySet[Participant]) -> QuerySet:

@@ -521,3 +521,26 @@ def test_a_webhook_on_an_ab_test_variant_is_called_for_that_variant_only(with_we
     }
     assert 0 < len(took_a) < len(people)
     assert {request["body"]["contact"] for request in receiver.requests} == took_a
+
+
+def test_the_dashboard_counts_messages_sent_not_webhook_calls(with_webhook, receiver, raise_event, clock):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.figures import dashboard_rows
+    from analytics.rollup import refresh
+
+    with_webhook(webhook_step(receiver.url))
+    raise_event("abandoned_cart", ANA, CART)
+    assert the_call().status == "sent" and Delivery.objects.filter(channel="email", sent_at__isnull=False).count() == 1
+
+    def sent_on_the_dashboard() -> int:
+        now = timezone.now()
+        (row,) = dashboard_rows(now - timedelta(days=7), now + timedelta(minutes=1))
+        return row.sent
+
+    assert sent_on_the_dashboard() == 1  # counted live
+    clock.shift(2 * 24 * 3600)
+    refresh(rebuild=True)
+    assert sent_on_the_dashboard() == 1  # read from the rollup
