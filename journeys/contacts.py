@@ -154,6 +154,17 @@ def trigger_data(participant: "Participant") -> Mapping[str, Any]:
     return event.attributes if event is not None and isinstance(event.attributes, dict) else {}
 
 
+def template_context(participant: "Participant", contact: Contact) -> dict[str, Any]:
+    """What templates see of a participant (a message, a webhook body, a raised trigger's
+    attributes), as plain data: its contact (passed in, as the caller has it loaded), the
+    attributes of the event it entered with, its journey. Messages add their unsubscribe link."""
+    return {
+        "contact": contact_fields(contact, for_templates=True),
+        "trigger": dict(trigger_data(participant)),
+        "journey": {"key": participant.journey.key, "name": participant.journey.name},
+    }
+
+
 def resolve_address(participant: "Participant", expression: str) -> str:
     """`contact.email` or `trigger.<path>` to an address ('' when there is none)."""
     from .conditions import get_path

@@ -45,7 +45,7 @@ from content.models import Channel, Email, PushNotification, TextMessage
 from content.rendering import TemplateSyntaxError, render
 
 from . import consent, deliveries, tracking, webhooks
-from .contacts import contact_fields, trigger_data
+from .contacts import template_context
 from .durations import DurationError
 from .expiry import expired_reason, expires_at, when
 from .models import WEBHOOK, BlockReason, Consent, ConsentStatus, Delivery, DeliveryStatus, ParticipantState
@@ -242,7 +242,7 @@ def _call_webhook(delivery: Delivery) -> None:
     except webhooks.Unreachable as error:
         retry_later(delivery, str(error))
         return
-    context = webhook_context(delivery)
+    context = template_context(delivery.participant, delivery.contact)
     try:
         raw, headers = webhooks.request_of(config, context, int(timezone.now().timestamp()))
     except (TemplateSyntaxError, RenderError) as error:
@@ -270,28 +270,14 @@ def _call_webhook(delivery: Delivery) -> None:
             fail(delivery, f"HTTP {code}", response_code=code)
 
 
-def webhook_context(delivery: Delivery) -> dict[str, Any]:
-    """What a webhook body's templates see: the message context without an unsubscribe link."""
-    participant = delivery.participant
-    return {
-        "contact": contact_fields(delivery.contact, for_templates=True),
-        "trigger": dict(trigger_data(participant)),
-        "journey": {"key": participant.journey.key, "name": participant.journey.name},
-    }
-
-
 # --- Rendering and the channels --------------------------------------------------------------
 
 
 def render_context(delivery: Delivery) -> dict[str, Any]:
     """What a message template sees, as plain data (the sandbox freezes it)."""
-    contact = delivery.contact
-    participant = delivery.participant
     return {
-        "contact": contact_fields(contact, for_templates=True),
-        "trigger": dict(trigger_data(participant)),
-        "unsubscribe_url": tracking.unsubscribe_url(delivery.pk, contact.pk, delivery.channel),
-        "journey": {"key": participant.journey.key, "name": participant.journey.name},
+        **template_context(delivery.participant, delivery.contact),
+        "unsubscribe_url": tracking.unsubscribe_url(delivery.pk, delivery.contact_id, delivery.channel),
     }
 
 

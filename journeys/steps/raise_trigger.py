@@ -121,6 +121,8 @@ class RaiseTriggerKind(Kind):
         from triggers.schemas import load_schemas
         from triggers.validation import type_attributes
 
+        from ..contacts import template_context
+
         participant, step, now = run.participant, run.step, run.now
         assert step.trigger is not None, "a published raise step has its trigger (publish_problems)"
         key = step.trigger.key
@@ -132,7 +134,9 @@ class RaiseTriggerKind(Kind):
             transitions.record(participant, step, CUT, now, {**detail, "reason": reason}, writes=run.writes)
             return run.plan.next_after(step)
         attributes: dict[str, Any] = {}
-        texts, errors = render_attributes(step.settings.get("attributes", {}), template_context(participant))
+        texts, errors = render_attributes(
+            step.settings.get("attributes", {}), template_context(participant, participant.contact)
+        )
         schemas = load_schemas([key])
         if not errors and key in schemas:
             attributes, type_errors = type_attributes(texts, schemas[key])
@@ -254,17 +258,6 @@ def attribute_problems(name: str, value: Any, schema: Mapping[str, str] | None, 
     except TemplateSyntaxError as error:
         problems.append((INVALID, f"the template does not compile: {error}"))
     return problems
-
-
-def template_context(participant: Any) -> dict[str, Any]:
-    """What an attribute template sees: what a message of the participant sees (journeys.sending)."""
-    from ..contacts import contact_fields, trigger_data
-
-    return {
-        "contact": contact_fields(participant.contact, for_templates=True),
-        "trigger": dict(trigger_data(participant)),
-        "journey": {"key": participant.journey.key, "name": participant.journey.name},
-    }
 
 
 def render_attributes(
