@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import transitions
+from ..abtest import EMAIL_METRICS, METRICS
 from ..durations import DurationError, describe_duration, format_duration, parse_duration, parse_wait
 from ..models import HistoryOutcome
 from ..spec import INVALID, NOT_ALLOWED, REQUIRED, PathSpec, Problem, SpecPath, StepSpec, listed, mapping, text
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from ..models import Step
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
-METRICS = ("goal", "open_rate", "click_rate")
-EMAIL_METRICS = ("open_rate", "click_rate")
 DEFAULT_MIN_PER_VARIANT = 100
 MAX_NAME = 60
 
@@ -210,7 +209,7 @@ class ABTestKind(PathsKind):
                 initial=variant.percent if variant else 50 if new else None,
             )
         form.fields["winner_metric"] = django_forms.ChoiceField(
-            choices=[("goal", "Goal reached"), ("open_rate", "Open rate"), ("click_rate", "Click rate")],
+            choices=list(METRICS.items()),
             label="The winner has the best",
             initial=settings.get("metric", "goal"),
         )
@@ -267,9 +266,7 @@ class ABTestKind(PathsKind):
             after = describe_duration(parse_duration(settings.get("decide_after", "")))
         except DurationError:
             after = "?"
-        metric = {"goal": "goal", "open_rate": "open rate", "click_rate": "click rate"}.get(
-            str(settings.get("metric")), "?"
-        )
+        metric = str(settings.get("metric")).replace("_", " ") if settings.get("metric") in METRICS else "?"
         line = (
             f"{self.label}: "
             + ", ".join(f"{p.name} {p.percent} %" for p in step.paths)
