@@ -36,8 +36,12 @@ def _broker() -> Broker:
     return _broker_of_process[1]
 
 
+def _enqueue(func: str, *args, group: str) -> None:
+    async_task(func, *args, group=group, broker=_broker())
+
+
 def _enqueue_after_commit(func: str, *args, group: str) -> None:
-    transaction.on_commit(lambda: async_task(func, *args, group=group, broker=_broker()))
+    transaction.on_commit(lambda: _enqueue(func, *args, group=group))
 
 
 def enqueue_dispatch(delivery_id: int) -> None:
@@ -91,7 +95,7 @@ def ring_for_events(event_ids: list[int]) -> None:
 
     def ring() -> None:
         if ring_events_doorbell():
-            async_task("journeys.tasks.process_events", ids, group="events", broker=_broker())
+            _enqueue("journeys.tasks.process_events", ids, group="events")
 
     transaction.on_commit(ring)
 
