@@ -49,18 +49,20 @@ LONGEST_GOAL_WINDOW = timedelta(days=90)
 EVENTS_PER_TRANSACTION = 50
 
 
-def process_events(event_ids: list[int]) -> int:
+def process_events(event_ids: list[int], failed: set[int] | None = None) -> int:
     """Process the events in order; returns how many were processed now. An event that
-    fails is rolled back to its savepoint and left for the sweep; the others go on."""
+    fails is rolled back to its savepoint, added to `failed` (so the caller's drain does not
+    take it again) and left for the sweep; the others go on."""
+    failed = set() if failed is None else failed
     processed = 0
     for start in range(0, len(event_ids), EVENTS_PER_TRANSACTION):
         group = event_ids[start : start + EVENTS_PER_TRANSACTION]
         if connection.features.has_select_for_update:
             with transaction.atomic(), _read_once():
-                processed += _take_and_process(Event.objects.filter(pk__in=group), len(group), set())[1]
+                processed += _take_and_process(Event.objects.filter(pk__in=group), len(group), failed)[1]
             continue
         with transaction.atomic() if len(group) > 1 else nullcontext(), _read_once():
-            processed += sum(_process_or_note(event_id, set()) for event_id in group)
+            processed += sum(_process_or_note(event_id, failed) for event_id in group)
     return processed
 
 

@@ -29,8 +29,9 @@ def process_events(event_ids: list[int]) -> int:
     from journeys.workers.heartbeats import answer_events_doorbell
 
     answer_events_doorbell()
-    total = _react_and_send(event_ids) if event_ids else 0
-    deadline, failed = monotonic() + DRAIN_SECONDS, set[int]()
+    failed: set[int] = set()  # events that failed in this task: the sweep re-drives them
+    total = _react_and_send(event_ids, failed) if event_ids else 0
+    deadline = monotonic() + DRAIN_SECONDS
     while monotonic() < deadline:
         with collecting_dispatches() as deliveries:
             taken, processed = process_waiting(DRAIN_GROUP, failed)
@@ -44,11 +45,11 @@ def process_events(event_ids: list[int]) -> int:
     return total
 
 
-def _react_and_send(event_ids: list[int]) -> int:
+def _react_and_send(event_ids: list[int], failed: set[int]) -> int:
     from journeys.reactions import process_events as process
 
     with collecting_dispatches() as deliveries:
-        processed = process(event_ids)
+        processed = process(event_ids, failed)
     dispatch_collected(deliveries)
     return processed
 

@@ -208,3 +208,26 @@ def test_two_workers_whose_groups_share_new_contacts_in_opposite_order_do_not_de
         left = Event.objects.filter(pk__in=forward + backward, processed_at__isnull=True)
         assert list(left.values_list("contact_key", flat=True)) == [], f"round {round_}: left for the sweep"
         assert Contact.objects.filter(external_id__in=keys).count() == len(keys)
+
+
+def test_a_tasks_own_event_that_fails_is_tried_once_in_that_task(
+    seed_journey, monkeypatch, django_capture_on_commit_callbacks
+):
+    from journeys import tasks
+
+    broken, fine = _stored("ana", 80), _stored("ben", 80)
+    real_react, tried = reactions.react, []
+
+    def broken_for_ana(event, now):
+        tried.append(event.contact_key)
+        if event.contact_key == "ana":
+            raise RuntimeError("a bug in one journey")
+        real_react(event, now)
+
+    monkeypatch.setattr(reactions, "react", broken_for_ana)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.process_events([broken.pk]) == 1  # ben's, taken by the drain
+
+    assert tried == ["ana", "ben"]  # the drain does not take ana's again
+    assert list(Event.objects.filter(processed_at__isnull=True).values_list("pk", flat=True)) == [broken.pk]
+    assert fine.pk not in Event.objects.filter(processed_at__isnull=True).values_list("pk", flat=True)
