@@ -5,9 +5,10 @@
 
 On its own PostgreSQL database (journeys_bench_profile, dropped and recreated), with the seed
 journey and a local SMTP sink: POSTs `--events` single events through Django's test client
-(every middleware, the ORM broker's enqueue), then runs what journeys.tasks.process_events does for
-each stored event (react, then send), one at a time as the real-time path does, without the drain. Prints CPU per event
-(time.thread_time), queries per event, and cProfile's top functions for both halves.
+(every middleware, the ORM broker's enqueue), then counts the queries of one event's own task (react, then send) and of a drained group,
+and times and profiles journeys.tasks.process_events draining the rest in groups (without
+django-q2). Prints CPU per event (time.thread_time), queries per event, and cProfile's top
+functions for both halves.
 """
 
 import argparse
@@ -41,6 +42,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from journeys import tasks
+    from journeys.queue import collecting_dispatches
     from journeys.reactions import process_waiting
     from journeys.tasks import DRAIN_GROUP, _react_and_send, process_events
     from triggers.models import Event
@@ -90,12 +92,13 @@ def main() -> None:
 
     ids = list(Event.objects.filter(processed_at__isnull=True).order_by("pk").values_list("pk", flat=True))
     with CaptureQueriesContext(connection) as worker_queries:
-        _react_and_send(ids[:1])
+        _react_and_send(ids[:1], set())
     print(f"worker: {len(worker_queries)} queries for one event's task (process + send)")
     for q in worker_queries.captured_queries:
         print("   ", q["sql"][:200])
-    # What a doorbell task does under load: the waiting events, a group at a time.
-    with CaptureQueriesContext(connection) as worker_queries:
+    # What a doorbell task does under load: the waiting events, a group at a time (its
+    # messages collected and sent after the group, as the task does).
+    with CaptureQueriesContext(connection) as worker_queries, collecting_dispatches():
         process_waiting(DRAIN_GROUP, set())
     print(f"worker: {len(worker_queries) / DRAIN_GROUP:.1f} queries per event in a drained group of {DRAIN_GROUP}")
     tasks.DRAIN_SECONDS = 600  # drain them all
