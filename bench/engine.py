@@ -9,7 +9,7 @@
     BENCH_CLUSTERS=2 .venv/bin/python bench/engine.py throughput   # scale-out: two qcluster processes
 
 Each part prints its figures and, where the issue asks, a ratio to raw PostgreSQL measured
-in the same run. It uses its own database (journeys_bench_engine), dropped and recreated;
+in the same run. It uses its own database (journeys_bench_engine or $BENCH_DATABASE), dropped and recreated;
 a local SMTP sink (aiosmtpd) receives the emails. Run it on an otherwise idle machine.
 """
 
@@ -32,7 +32,7 @@ from common import port_open as _port_open
 from common import setup_django as _setup_django
 
 sys.path.insert(0, str(ROOT))
-DATABASE = "journeys_bench_engine"
+DATABASE = os.environ.get("BENCH_DATABASE", "journeys_bench_engine")
 # qcluster processes on the same database (issue 15's scale-out: measure one, then two).
 CLUSTERS = int(os.environ.get("BENCH_CLUSTERS", "1"))
 ENV = deployment_env(

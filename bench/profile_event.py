@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/profile_event.py [--events 300] [--top 25] [--stats worker.pstats]
 
-On its own PostgreSQL database (journeys_bench_profile, dropped and recreated), with the seed
+On its own PostgreSQL database (journeys_bench_profile or $BENCH_DATABASE, dropped and recreated), with the seed
 journey and a local SMTP sink: POSTs `--events` single events through Django's test client
 (every middleware, the ORM broker's enqueue), then counts the queries of one event's own task (react, then send) and of a drained group,
 and times and profiles journeys.tasks.process_events draining the rest in groups (without
@@ -14,6 +14,7 @@ functions for both halves.
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -21,7 +22,7 @@ import time
 from common import ROOT, deployment_env, recreate_database, setup_django
 
 sys.path.insert(0, str(ROOT))
-DATABASE = "journeys_bench_profile"
+DATABASE = os.environ.get("BENCH_DATABASE", "journeys_bench_profile")
 
 
 def main() -> None:
