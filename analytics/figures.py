@@ -320,16 +320,22 @@ def holdout_lift(cohort: Cohort, version: JourneyVersion | None) -> Lift | None:
         and not cohort.participants().filter(group=ParticipantGroup.HOLDOUT).exists()
     ):
         return None
-    counts = {
-        row["group"]: (row["n"], row["met"])
-        for row in cohort.participants()
-        .values("group")
+    return _lift({row["group"]: row for row in _goal_by_group(cohort.participants())})
+
+
+def _goal_by_group(participants, *keys: str):
+    """Entered and goal met per participant group (and `keys`): one grouped query."""
+    return (
+        participants.values(*keys, "group")
         .annotate(n=Count("pk"), met=Count("pk", filter=Q(goal_met_at__isnull=False)))
         .order_by()
-    }
-    treatment = counts.get(ParticipantGroup.TREATMENT, (0, 0))
-    holdout = counts.get(ParticipantGroup.HOLDOUT, (0, 0))
-    return Lift(treatment[0], treatment[1], holdout[0], holdout[1])
+    )
+
+
+def _lift(rows_by_group: dict[str, dict]) -> Lift:
+    treatment = rows_by_group.get(ParticipantGroup.TREATMENT, {"n": 0, "met": 0})
+    holdout = rows_by_group.get(ParticipantGroup.HOLDOUT, {"n": 0, "met": 0})
+    return Lift(treatment["n"], treatment["met"], holdout["n"], holdout["met"])
 
 
 def _add_participants(groups: Groups, by_id: dict[int, StepFigures]) -> dict[str, int]:
@@ -511,20 +517,11 @@ def holdout_lifts(since: datetime, until: datetime) -> dict[int, Lift]:
     journey_ids = set(JourneyVersion.objects.filter(holdout_percent__gt=0).values_list("journey_id", flat=True))
     if not journey_ids:
         return {}
-    counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for row in (
-        Participant.objects.filter(journey_id__in=journey_ids, entered_at__gte=since, entered_at__lt=until)
-        .values("journey_id", "group")
-        .annotate(n=Count("pk"), met=Count("pk", filter=Q(goal_met_at__isnull=False)))
-        .order_by()
-    ):
-        counts[row["journey_id"]][row["group"]] = (row["n"], row["met"])
-    lifts = {}
-    for journey_id, groups in counts.items():
-        treatment = groups.get(ParticipantGroup.TREATMENT, (0, 0))
-        holdout = groups.get(ParticipantGroup.HOLDOUT, (0, 0))
-        lifts[journey_id] = Lift(treatment[0], treatment[1], holdout[0], holdout[1])
-    return lifts
+    participants = Participant.objects.filter(journey_id__in=journey_ids, entered_at__gte=since, entered_at__lt=until)
+    rows_by_journey: dict[int, dict[str, dict]] = defaultdict(dict)
+    for row in _goal_by_group(participants, "journey_id"):
+        rows_by_journey[row["journey_id"]][row["group"]] = row
+    return {journey_id: _lift(rows) for journey_id, rows in rows_by_journey.items()}
 
 
 @dataclass
