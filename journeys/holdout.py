@@ -8,8 +8,7 @@ every step with side effects (a kind's `side_effect`: messages, raised triggers,
 records `held_out` instead of acting; their goal is tracked as everyone's.
 """
 
-import hashlib
-
+from .buckets import stable_bucket
 from .models import ParticipantGroup
 
 MAX_HOLDOUT_PERCENT = 50
@@ -20,8 +19,7 @@ def in_holdout(journey_key: str, contact_key: str, percent: int) -> bool:
     """Whether the contact is in the journey's holdout group (pure, stable)."""
     if percent <= 0:
         return False
-    digest = hashlib.sha256(f"{journey_key}\x00{contact_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % BUCKETS < percent * (BUCKETS // 100)
+    return stable_bucket(f"{journey_key}\x00{contact_key}", BUCKETS) < percent * (BUCKETS // 100)
 
 
 def group_for(version, contact) -> str:

@@ -1,10 +1,10 @@
 """The random split: each participant takes a path at random, by share (stable per
 participant and step, so a re-run takes the same path)."""
 
-import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..buckets import stable_bucket
 from ..spec import INVALID, PathSpec, Problem, SpecPath, StepSpec
 from . import register
 from .base import Run
@@ -22,8 +22,7 @@ SPLIT_PATHS = 4
 
 def split_bucket(participant_id: int, step_key: str) -> int:
     """0-99, stable per participant and step: a re-run takes the same path."""
-    digest = hashlib.sha256(f"{participant_id}:{step_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 100
+    return stable_bucket(f"{participant_id}:{step_key}", 100)
 
 
 class SplitKind(PathsKind):
