@@ -11,15 +11,12 @@ Format: {"id", "type": "ab_test", "variants": [{"name", "percent", "steps"}, …
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import transitions
 from ..abtest import EMAIL_METRICS, METRICS
 from ..durations import DurationError, describe_duration, format_duration, parse_duration, parse_wait
-from ..models import HistoryOutcome
-from ..spec import INVALID, NOT_ALLOWED, REQUIRED, PathSpec, Problem, SpecPath, StepSpec, listed, mapping, text
+from ..spec import INVALID, NOT_ALLOWED, REQUIRED, PathSpec, Problem, SpecPath, StepSpec, mapping, text
 from . import kind_of, register
 from .base import References, Run
 from .paths import PathsKind
-from .split import split_bucket
 
 if TYPE_CHECKING:
     from django import forms
@@ -45,17 +42,12 @@ class ABTestKind(PathsKind):
     icon = '<path d="M4 19l4-14 4 14M5.5 14h5"/><path d="M14 5h4a3 3 0 010 6h-4zM14 11h5a3 3 0 010 6h-5zM14 5v14"/>'
     accent = "#b83280"
     fields = ("variants", "winner")
+    paths_field = "variants"
 
     def path_settings(self, path: PathSpec) -> dict[str, Any]:
         return {"percent": path.percent}
 
     # --- The format ---
-
-    def raw_paths(self, data: Mapping, path: SpecPath, ctx: "ParseContext") -> list[tuple[int, Mapping, SpecPath]]:
-        return [
-            (i, mapping(raw, path / "variants" / i, ctx.errors), path / "variants" / i)
-            for i, raw in enumerate(listed(data, "variants", path, ctx.errors))
-        ]
 
     def parse(self, data: Mapping, step: StepSpec, path: SpecPath, ctx: "ParseContext", passed: list[str]) -> None:
         names: set[str] = set()
@@ -106,11 +98,7 @@ class ABTestKind(PathsKind):
     def parse_children(
         self, data: Mapping, step: StepSpec, path: SpecPath, ctx: "ParseContext", depth: int, passed: list[str]
     ) -> None:
-        raw = data.get("variants")
-        raw_variants: list[Any] = raw if isinstance(raw, list) else []
-        for i, (spec_path, raw_path) in enumerate(zip(step.paths, raw_variants, strict=False)):
-            steps = raw_path.get("steps", []) if isinstance(raw_path, Mapping) else []
-            spec_path.steps = ctx.steps(steps, path / "variants" / i / "steps", depth, passed)
+        super().parse_children(data, step, path, ctx, depth, passed)
         metric = step.settings.get("metric")
         if metric in EMAIL_METRICS:
             for i, variant in enumerate(step.paths):
@@ -164,25 +152,12 @@ class ABTestKind(PathsKind):
         winner = winner_on_arrival(run.step, run.now)
         if winner is not None and winner < len(run.step.paths):
             return self.take_variant(run, winner, "winner")
-        bucket, upper = split_bucket(run.participant.pk, run.step.key), 0
-        for index, variant in enumerate(run.step.paths):
-            upper += variant.get("percent", 0)
-            if bucket < upper:
-                return self.take_variant(run, index, "random")
-        return run.plan.next_after(run.step)
+        index = self.path_by_share(run)
+        return run.plan.next_after(run.step) if index is None else self.take_variant(run, index, "random")
 
     def take_variant(self, run: Run, index: int, assigned: str) -> Any:
-        """Record the variant (`path` for the funnel, `variant` for people) and enter it."""
-        name = run.step.paths[index].get("name")
-        transitions.record(
-            run.participant,
-            run.step,
-            HistoryOutcome.PATH,
-            run.now,
-            {"path": index, "name": name, "variant": name, "assigned": assigned},
-            writes=run.writes,
-        )
-        return run.plan.enter_path(run.step, str(index))
+        """Enter the variant, recorded as a path (for the funnel) and a `variant` (for people)."""
+        return self.take_path(run, index, variant=run.step.paths[index].get("name"), assigned=assigned)
 
     # --- The designer ---
 

@@ -4,7 +4,6 @@ participant and step, so a re-run takes the same path)."""
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..buckets import stable_bucket
 from ..spec import INVALID, PathSpec, Problem, SpecPath, StepSpec
 from . import register
 from .base import Run
@@ -18,11 +17,6 @@ if TYPE_CHECKING:
     from ..models import Step
 
 SPLIT_PATHS = 4
-
-
-def split_bucket(participant_id: int, step_key: str) -> int:
-    """0-99, stable per participant and step: a re-run takes the same path."""
-    return stable_bucket(f"{participant_id}:{step_key}", 100)
 
 
 class SplitKind(PathsKind):
@@ -54,12 +48,8 @@ class SplitKind(PathsKind):
         return []
 
     def execute(self, run: Run) -> Any:
-        bucket, upper = split_bucket(run.participant.pk, run.step.key), 0
-        for index, path in enumerate(run.step.paths):
-            upper += path.get("percent", 0)
-            if bucket < upper:
-                return self.take_path(run, index)
-        return run.plan.next_after(run.step)
+        index = self.path_by_share(run)
+        return run.plan.next_after(run.step) if index is None else self.take_path(run, index)
 
     # --- Designer ---
 

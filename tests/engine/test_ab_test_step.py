@@ -23,7 +23,7 @@ from journeys.abtest import (
 from journeys.bundles import export_bundle, import_bundle
 from journeys.definition import BundleError, parse_bundle
 from journeys.models import ABTestResult, ABTestState, Journey, Participant, ParticipantHistory, Step
-from journeys.steps.split import split_bucket
+from journeys.steps.paths import split_bucket
 from triggers.keys import create_api_key
 
 from .conftest import START

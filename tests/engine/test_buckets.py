@@ -3,7 +3,7 @@ participant on its split path after an upgrade. These pin the values."""
 
 from journeys.buckets import stable_bucket
 from journeys.holdout import in_holdout
-from journeys.steps.split import split_bucket
+from journeys.steps.paths import split_bucket
 
 
 def test_the_same_text_lands_in_the_same_bucket_on_every_release():

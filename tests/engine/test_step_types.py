@@ -7,7 +7,7 @@ import pytest
 
 from journeys.bundles import import_bundle
 from journeys.models import Delivery, Participant
-from journeys.steps.split import split_bucket
+from journeys.steps.paths import split_bucket
 
 
 @pytest.fixture
