@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models.fields.json import KT
 
 from .durations import describe_duration, parse_duration
 from .models import (
@@ -162,24 +163,47 @@ def variant_steps(step: Step) -> list[list[int]]:
 
 
 def count_variants(step: Step) -> list[VariantCount]:
-    """Participants of each variant and the metric's successes and trials."""
+    """Participants of each variant and the metric's successes and trials: one grouped query
+    for the participants (and goals), one for the emails' deliveries."""
     metric = settings_of(step)[0]
-    emails = variant_steps(step) if metric in EMAIL_METRICS else []
+    taken = (
+        ParticipantHistory.objects.filter(step=step, outcome=HistoryOutcome.PATH)
+        .annotate(variant=KT("detail__path"))
+        .values("variant")
+        .annotate(n=Count("pk"), met=Count("pk", filter=Q(participant__goal_met_at__isnull=False)))
+        .order_by()
+    )
+    people = {str(row["variant"]): row for row in taken}
+    emails = _email_figures(variant_steps(step)) if metric in EMAIL_METRICS else {}
     counts = []
     for index, variant in enumerate(step.paths):
-        taken = ParticipantHistory.objects.filter(step=step, outcome=HistoryOutcome.PATH, detail__path=index)
-        participants = taken.count()
+        participants = people.get(str(index), {}).get("n", 0)
         if metric == "goal":
-            successes, trials = taken.filter(participant__goal_met_at__isnull=False).count(), participants
+            successes, trials = people.get(str(index), {}).get("met", 0), participants
         else:
-            sent = Delivery.objects.filter(step_id__in=emails[index], sent_at__isnull=False)
-            trials = sent.count()
-            if metric == "open_rate":
-                successes = sent.filter(Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)).count()
-            else:
-                successes = sent.filter(clicked_at__isnull=False).count()
+            figures = emails.get(index, {})
+            trials, successes = figures.get("sent", 0), figures.get("opened" if metric == "open_rate" else "clicked", 0)
         counts.append(VariantCount(variant.get("name", f"Variant {index + 1}"), participants, successes, trials))
     return counts
+
+
+def _email_figures(emails_by_variant: list[list[int]]) -> dict[int, dict]:
+    """Sent, opened (or clicked: a click is an open) and clicked per variant."""
+    steps = [When(step_id__in=ids, then=Value(index)) for index, ids in enumerate(emails_by_variant) if ids]
+    if not steps:
+        return {}
+    rows = (
+        Delivery.objects.filter(step_id__in=[pk for ids in emails_by_variant for pk in ids], sent_at__isnull=False)
+        .annotate(variant=Case(*steps, output_field=IntegerField()))
+        .values("variant")
+        .annotate(
+            sent=Count("pk"),
+            opened=Count("pk", filter=Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+        )
+        .order_by()
+    )
+    return {row["variant"]: row for row in rows}
 
 
 # --- The one writer -------------------------------------------------------------------------
