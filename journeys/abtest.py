@@ -45,6 +45,8 @@ CHECK_EVERY = timedelta(minutes=5)  # the schedule's interval (migration 0011)
 LAZY_CHECK_EVERY = timedelta(minutes=1)
 METRICS = {"goal": "Goal reached", "open_rate": "Open rate", "click_rate": "Click rate"}
 EMAIL_METRICS = ("open_rate", "click_rate")
+# Opens and clicks are tracked on this content channel only (pixel and rewritten links).
+TRACKED_CHANNEL = "email"
 
 
 # --- Statistics (pure) ------------------------------------------------------------------------
@@ -144,7 +146,10 @@ def due_at(step: Step) -> datetime | None:
 
 
 def variant_steps(step: Step) -> list[list[int]]:
-    """The ids of the email steps on each variant's path (at any depth)."""
+    """The ids of the message steps whose opens and clicks are tracked (email) on each
+    variant's path (at any depth)."""
+    from .steps import kind_of
+
     rows = Step.objects.filter(version_id=step.version_id).values_list("pk", "parent_id", "path", "kind")
     children: dict[int, list[tuple[int, str, str]]] = {}
     for pk, parent_id, path, kind in rows:
@@ -154,7 +159,7 @@ def variant_steps(step: Step) -> list[list[int]]:
     def emails_under(steps: list[tuple[int, str, str]]) -> list[int]:
         found = []
         for pk, _, kind in steps:
-            if kind == "email":
+            if kind_of(kind).channel == TRACKED_CHANNEL:
                 found.append(pk)
             found.extend(emails_under(children.get(pk, [])))
         return found

@@ -11,7 +11,7 @@ Format: {"id", "type": "ab_test", "variants": [{"name", "percent", "steps"}, …
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..abtest import EMAIL_METRICS, METRICS
+from ..abtest import EMAIL_METRICS, METRICS, TRACKED_CHANNEL
 from ..durations import DurationError, describe_duration, format_duration, parse_duration, parse_wait
 from ..spec import INVALID, NOT_ALLOWED, REQUIRED, PathSpec, Problem, SpecPath, StepSpec, mapping, text
 from . import kind_of, register
@@ -31,8 +31,11 @@ MAX_NAME = 60
 
 
 def has_email(steps: list[StepSpec]) -> bool:
-    """An email step on this path, at any depth."""
-    return any(s.type == "email" or any(has_email(c) for _, c in kind_of(s.type).children(s)) for s in steps)
+    """A step on this path (at any depth) whose opens and clicks are tracked: an email."""
+    return any(
+        kind_of(s.type).channel == TRACKED_CHANNEL or any(has_email(c) for _, c in kind_of(s.type).children(s))
+        for s in steps
+    )
 
 
 class ABTestKind(PathsKind):
