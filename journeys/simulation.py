@@ -19,8 +19,8 @@ from .contacts import upsert_contact
 from .durations import DurationError, parse_duration
 from .models import Delivery, Journey, JourneyStatus, JourneyVersion, Participant, ParticipantState, VersionState
 from .reactions import process_event
+from .steps import kind_of
 from .steps.base import HELD_OUT
-from .steps.raise_trigger import CUT, RAISE_OUTCOMES, RAISED
 from .sweep import advance_due
 
 SIMULATION_SOURCE = "simulation"
@@ -71,7 +71,6 @@ _EVENT = re.compile(r"^\s*(\S+)\s+(\S+)\s*(.*)$", re.S)
 
 def parse_event(text: str) -> SimulatedEvent:
     """'30h purchase_completed {"order_total": 80}' -> SimulatedEvent."""
-    import json
 
     match = _EVENT.match(text)
     if not match:
@@ -178,7 +177,7 @@ def _timeline(version: JourneyVersion, contact_key: str, start: datetime) -> lis
         d.pk: d for d in Delivery.objects.filter(participant__in=participants).select_related("content", "step")
     }
     for participant in participants:
-        for row in participant.history.order_by("at", "pk"):
+        for row in participant.history.select_related("step").order_by("at", "pk"):
             detail = ""
             delivery = deliveries.get(row.detail.get("delivery"))
             if delivery is not None:
@@ -191,29 +190,14 @@ def _timeline(version: JourneyVersion, contact_key: str, start: datetime) -> lis
                     detail += f" ({row.detail['reason']})"
             elif "until" in row.detail:
                 detail = f"until +{_offset(datetime.fromisoformat(row.detail['until']) - start)}"
-            elif "variant" in row.detail:
-                detail = f"variant {row.detail['variant']} ({row.detail.get('assigned', 'random')})"
+            elif row.step is not None and (worded := kind_of(row.step.kind).timeline_detail(row.outcome, row.detail)):
+                detail = worded
             elif row.outcome == "exited":
                 detail = f"exit trigger {row.detail.get('trigger')}"
-            elif row.outcome in RAISE_OUTCOMES:
-                detail = _raise_detail(row.outcome, row.detail)
             elif row.outcome == HELD_OUT:
                 detail = "holdout group: no side effect"
             entries.append(TimelineEntry(row.at - start, row.step_key, row.outcome, detail))
     return entries
-
-
-def _raise_detail(outcome: str, detail: dict) -> str:
-    """A raise-a-trigger step's line: the event raised (other journeys react to it once it is
-    stored for real; the simulation, rolled back, only shows it), or why it was not."""
-    text = f"trigger {detail.get('trigger')}"
-    if outcome == RAISED:
-        attributes = json.dumps(detail.get("attributes", {}), sort_keys=True)
-        return f"{text} {attributes} (hop {detail.get('hops')})"
-    if outcome == CUT:
-        return f"{text} not raised: {detail.get('reason', '')}"
-    errors = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in detail.get("errors", []))
-    return f"{text} not raised: {errors}"
 
 
 def format_timeline(entries: list[TimelineEntry]) -> str:

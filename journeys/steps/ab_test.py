@@ -162,6 +162,11 @@ class ABTestKind(PathsKind):
         """Enter the variant, recorded as a path (for the funnel) and a `variant` (for people)."""
         return self.take_path(run, index, variant=run.step.paths[index].get("name"), assigned=assigned)
 
+    def timeline_detail(self, outcome: str, detail: Mapping[str, Any]) -> str | None:
+        if "variant" not in detail:
+            return None
+        return f"variant {detail['variant']} ({detail.get('assigned', 'random')})"
+
     # --- The designer ---
 
     def form_fields(self, form: "forms.Form", step: StepSpec | None) -> None:

@@ -180,3 +180,8 @@ class Kind:
     def path_outcome(self, outcome: str, detail_path: str) -> str | None:
         """Which funnel path a history row of this step counts for (None: no path)."""
         return None
+
+    def timeline_detail(self, outcome: str, detail: Mapping[str, Any]) -> str | None:
+        """The simulator's line for a history row of this step that only this kind can word
+        (None: the simulator's general wording, or nothing)."""
+        return None

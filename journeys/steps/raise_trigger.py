@@ -17,6 +17,7 @@ a raise beyond MAX_HOPS is not stored and is recorded as `cut`. A journey cannot
 own start trigger (refused by the format, the designer and publishing).
 """
 
+import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -230,6 +231,20 @@ class RaiseTriggerKind(Kind):
 
     def path_outcome(self, outcome: str, detail_path: str) -> str | None:
         return outcome if outcome in (*RAISE_OUTCOMES, HELD_OUT) else None
+
+    def timeline_detail(self, outcome: str, detail: Mapping[str, Any]) -> str | None:
+        """The event raised (other journeys react to it once it is stored for real; the
+        simulation, rolled back, only shows it), or why it was not."""
+        if outcome not in RAISE_OUTCOMES:
+            return None
+        text = f"trigger {detail.get('trigger')}"
+        if outcome == RAISED:
+            attributes = json.dumps(detail.get("attributes", {}), sort_keys=True)
+            return f"{text} {attributes} (hop {detail.get('hops')})"
+        if outcome == CUT:
+            return f"{text} not raised: {detail.get('reason', '')}"
+        errors = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in detail.get("errors", []))
+        return f"{text} not raised: {errors}"
 
 
 def _sorted(attributes: Mapping[str, Any]) -> dict[str, Any]:
