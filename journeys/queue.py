@@ -4,13 +4,18 @@ The database is the truth and the queue is a doorbell: if the process dies betwe
 commit and the enqueue, the periodic sweep finds the row and rings again.
 """
 
+import logging
+import math
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 # A worker that just processed events (or a sweep batch) sends their messages itself: one
@@ -19,6 +24,8 @@ from django_q.tasks import async_task
 # Larger fan-outs go back to the queue in chunks, for other workers to share.
 INLINE_DISPATCH_LIMIT = 100
 DISPATCH_CHUNK = 50
+
+logger = logging.getLogger(__name__)
 
 _collected: ContextVar[list[int] | None] = ContextVar("collected_dispatches", default=None)
 
@@ -88,16 +95,110 @@ def enqueue_process_events(event_ids: list[int]) -> None:
 def ring_for_events(event_ids: list[int]) -> None:
     """Newly stored events: enqueue their task, unless a task rung for earlier events has not
     started yet (it takes these too; journeys.workers.heartbeats.ring_events_doorbell). Under
-    load this spares the web process an enqueue and the workers a task per request."""
-    from .workers.heartbeats import ring_events_doorbell
-
+    load this spares the web process an enqueue and the workers a task per request; and a
+    process that saw the doorbell rung less than DOORBELL_TRUST_SECONDS ago does not even
+    ask the database (_Doorbell)."""
     ids = list(event_ids)
+    transaction.on_commit(lambda: _doorbell().ring(ids))
 
-    def ring() -> None:
+
+# How long a process takes a doorbell it saw rung as still rung, without asking the database.
+DOORBELL_TRUST_SECONDS = 0.5
+# The doorbell's thread closes its database connection after this long with nothing owed.
+IDLE_SECONDS = 10.0
+
+
+class _Doorbell:
+    """This process's memory of the events' doorbell.
+
+    The database row decides who rings (ring_events_doorbell). A process that asked it less
+    than DOORBELL_TRUST_SECONDS ago and found it rung (by itself or another) skips the query:
+    a task rung for earlier events is queued and takes these too. But that task may start,
+    answer the doorbell and finish its drain before these events were committed; so a skipped
+    ring is owed, and paid when the trust runs out: the process asks the row again (from a
+    thread of its own if no request comes first) and rings if it was answered meanwhile. So
+    an event's ring is at most DOORBELL_TRUST_SECONDS late, and under load one query per
+    process every DOORBELL_TRUST_SECONDS serves every request in between. A lost task is rung
+    again as before (RING_AGAIN_AFTER). Never skipped where a task may have run already
+    without the trust knowing: inside a transaction (tests wrap theirs) or with inline tasks.
+    """
+
+    def __init__(self, *, thread: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._owed = threading.Condition(self._lock)
+        self._asked_at = -math.inf  # time.monotonic() of the last question to the row
+        self._owing = False
+        self._thread_wanted = thread
+        self._thread: threading.Thread | None = None
+
+    def ring(self, event_ids: list[int], now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self._may_skip():
+            with self._lock:
+                if now - self._asked_at < DOORBELL_TRUST_SECONDS:
+                    self._owing = True
+                    self._start_thread()
+                    self._owed.notify()
+                    return
+        self._ask(event_ids, now)
+
+    def settle(self, now: float | None = None) -> bool:
+        """Pay an owed ring whose trust ran out; True if one was paid."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if not self._owing or now - self._asked_at < DOORBELL_TRUST_SECONDS:
+                return False
+            self._owing = False
+        self._ask([], now)  # the task takes every waiting event, the skipped ones with them
+        return True
+
+    def _ask(self, event_ids: list[int], now: float) -> None:
+        from .workers.heartbeats import ring_events_doorbell
+
+        with self._lock:
+            self._asked_at = now
+            self._owing = False  # this question serves every event committed before it
         if ring_events_doorbell():
-            _enqueue("journeys.tasks.process_events", ids, group="events")
+            _enqueue("journeys.tasks.process_events", event_ids, group="events")
 
-    transaction.on_commit(ring)
+    @staticmethod
+    def _may_skip() -> bool:
+        return not connection.in_atomic_block and not Conf.SYNC
+
+    def _start_thread(self) -> None:  # with the lock held
+        if self._thread_wanted and (self._thread is None or not self._thread.is_alive()):
+            self._thread = threading.Thread(target=self._pay_owed_rings, name="events-doorbell", daemon=True)
+            self._thread.start()
+
+    def _pay_owed_rings(self) -> None:
+        while True:
+            with self._lock:
+                while not self._owing:
+                    if not self._owed.wait(timeout=IDLE_SECONDS):
+                        connection.close()  # idle: give the database its connection back
+                delay = self._asked_at + DOORBELL_TRUST_SECONDS - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+                continue
+            close_old_connections()  # this thread's own connection: kept, unless too old or broken
+            try:
+                self.settle()
+            except Exception:
+                logger.exception("The events' doorbell could not be rung; trying again.")
+                with self._lock:
+                    self._owing = True
+                time.sleep(DOORBELL_TRUST_SECONDS)
+
+
+_doorbell_of_process: tuple[int, _Doorbell] | None = None
+
+
+def _doorbell() -> _Doorbell:
+    """Per process id: a forked child starts with no memory of its parent's rings or thread."""
+    global _doorbell_of_process
+    if _doorbell_of_process is None or _doorbell_of_process[0] != os.getpid():
+        _doorbell_of_process = (os.getpid(), _Doorbell())
+    return _doorbell_of_process[1]
 
 
 def enqueue_advance_batch(participant_ids: list[int]) -> None:

@@ -23,8 +23,13 @@ an answer given before the rate check (a malformed body) checks the token first 
 
 Changes that bypass the model signals (`QuerySet.update`, `bulk_create`, raw SQL) must
 call `definitions_changed()` themselves (`triggers.keys` and `triggers.definitions` do); as
-a last guard an entry is also dropped after `MAX_AGE` seconds. Without REDIS_URL there is no shared store
-and nothing is cached: every request reads the database, as before.
+a last guard an entry is also dropped after `MAX_AGE` seconds.
+
+Without REDIS_URL there is no shared store to announce a change through, so a copy is kept
+for `UNSHARED_MAX_AGE` seconds only: the process that makes a change drops its copies at once
+(the same signals), and every other process loads again within that second. So without Redis
+a revoked key or a paused trigger is refused everywhere within a second; under load that is
+one read of each per process per second instead of one per request.
 """
 
 import time
@@ -49,6 +54,8 @@ V = TypeVar("V")
 
 # An entry older than this is loaded again even if no change was announced.
 MAX_AGE = 60.0
+# Without Redis: how long another process's change (a revoked key) may go unseen here.
+UNSHARED_MAX_AGE = 1.0
 # Bound per cache: schemas are cached per combination of trigger names a request sends.
 MAX_ENTRIES = 1000
 
@@ -140,16 +147,24 @@ def current_token(client: redis.Redis) -> bytes:
 
 def definitions_changed() -> None:
     """Announce a change of an API key, trigger or attribute: every process loads again."""
-    for versioned in (API_KEYS, TRIGGER_SCHEMAS):
-        versioned.clear()
+    _clear_copies()
     client = shared_client()
     if client is None:
+        if connection.in_atomic_block:
+            # A request of this process (another thread) may load the old rows before the
+            # commit: drop its copies again once the change is visible.
+            transaction.on_commit(_clear_copies, robust=True)
         return
     _replace_token(client)
     if connection.in_atomic_block:
         # robust: the change is committed; a failed second replacement must not turn it
         # into an error (MAX_AGE bounds what it could leave stale).
         transaction.on_commit(lambda: _replace_token(client), robust=True)
+
+
+def _clear_copies() -> None:
+    for versioned in (API_KEYS, TRIGGER_SCHEMAS):
+        versioned.clear()
 
 
 def _replace_token(client: redis.Redis) -> None:
@@ -170,12 +185,14 @@ class VersionedCache(Generic[K, V]):
         # can send random keys, and a miss must not cost memory.
         self.cache_misses = cache_misses
         self._entries: dict[K, tuple[bytes, V | None, float]] = {}
+        # Without Redis: (value, time.time() when loaded). Wall-clock time, so tests can travel.
+        self._unshared: dict[K, tuple[V | None, float]] = {}
 
     def get(self, key: K, load: Callable[[K], V | None]) -> V | None:
         """The value for `key`: this process's copy if still current, else `load(key)`."""
         client = shared_client()
         if client is None:
-            return load(key)
+            return self._get_unshared(key, load)
         now = time.monotonic()
         entry = self._entries.get(key)
         state = _state_of_request.get()
@@ -196,8 +213,23 @@ class VersionedCache(Generic[K, V]):
             self._entries[key] = (version, value, now)
         return value
 
+    def _get_unshared(self, key: K, load: Callable[[K], V | None]) -> V | None:
+        """Without Redis: this process's copy for at most UNSHARED_MAX_AGE seconds."""
+        now = time.time()
+        entry = self._unshared.get(key)
+        if entry is not None and 0 <= now - entry[1] < UNSHARED_MAX_AGE:
+            return entry[0]
+        value = load(key)
+        # Not inside a transaction, for the reasons given in `get`.
+        if (value is not None or self.cache_misses) and not connection.in_atomic_block:
+            if len(self._unshared) >= MAX_ENTRIES:
+                self._unshared.clear()
+            self._unshared[key] = (value, now)
+        return value
+
     def clear(self) -> None:
         self._entries.clear()
+        self._unshared.clear()
 
 
 # API keys by hash; schemas by the (trigger keys, lower-cased display names) a request asks for.

@@ -91,7 +91,8 @@ def authenticate_key(raw_key: str) -> tuple[ApiKeyUser, ApiKey]:
     """Find the active key for `raw_key` (by its hash) and note that it was used.
 
     The key comes from this process's cache when no key changed since it was loaded
-    (triggers.caching: a revocation is seen by every process from the next request on).
+    (triggers.caching: a revocation is seen by every process from the next request on with
+    Redis, within a second without it, and at once by the process that revoked).
     The ApiKey returned may be shared by concurrent requests: nothing but this function
     (its last_used_at) may change it.
     """
