@@ -32,7 +32,7 @@ from django.core.mail.message import (
 
 from .errors import PermanentSendError, TransientSendError
 from .models import Email
-from .rendering import render
+from .rendering import freeze, render
 
 # href="…" or href='…' inside an <a> tag; the value is HTML-escaped in the source.
 LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
@@ -52,6 +52,7 @@ class RenderedEmail:
 
 def render_email(email: Email, context: Mapping[str, Any]) -> RenderedEmail:
     """Render every part of an email; raises TemplateSyntaxError or RenderError."""
+    context = freeze(context)  # once for the five templates, not once each
     from_email = formataddr((email.from_name, email.from_email)) if email.from_name else email.from_email
     return RenderedEmail(
         # A subject is one line: a newline in personal data would break the header.
@@ -155,6 +156,7 @@ LINE_END = re.compile(r"\r\n|\r|\n")
 # Headers the common case writes itself (or that would change the structure).
 OWN_HEADERS = frozenset({"from", "to", "cc", "reply-to", "date", "content-type", "mime-version"})
 BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # email.generator's width
+BOUNDARY_SAMPLE = "=" * 15 + "0" * BOUNDARY_DIGITS + "=="
 
 
 @lru_cache(maxsize=4096)
@@ -206,7 +208,7 @@ def _direct_bytes(message: EmailMultiAlternatives) -> bytes | None:
     if delimiter in plain or delimiter in html:
         return None
     headers = [
-        CRLF_FOLDING.fold_binary("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        _content_type_line(boundary),
         _header_line("MIME-Version", "1.0"),
         _header_line("Subject", str(message.subject)),
         _header_line("From", str(message.from_email)),
@@ -218,6 +220,19 @@ def _direct_bytes(message: EmailMultiAlternatives) -> bytes | None:
     headers += [_header_line(name, str(value)) for name, value in message.extra_headers.items()]
     nl = CRLF.encode()
     return b"".join([*headers, nl, delimiter, nl, plain, nl, delimiter, nl, html, nl, delimiter, b"--", nl])
+
+
+@lru_cache(maxsize=1)
+def _content_type_template() -> bytes:
+    return CRLF_FOLDING.fold_binary("Content-Type", f'multipart/alternative; boundary="{BOUNDARY_SAMPLE}"')
+
+
+def _content_type_line(boundary: str) -> bytes:
+    """The multipart's Content-Type as the policy folds it (too long for one line: compat32's
+    own folding, costly). Every boundary has the same shape (15 "=", the digits, "=="), and
+    digits are never a place to fold, so the line is folded once with sample digits."""
+    assert len(boundary) == len(BOUNDARY_SAMPLE) and boundary[15:-2].isdigit(), boundary
+    return _content_type_template().replace(BOUNDARY_SAMPLE[15:-2].encode(), boundary[15:-2].encode())
 
 
 def _text_and_html(message: EmailMultiAlternatives) -> tuple[str, str] | None:
