@@ -103,8 +103,12 @@ def dispatch_deliveries(delivery_ids: list[int]) -> None:
         with one_connection():
             for delivery in _load_for_sending(Delivery.objects.filter(pk__in=claimed).order_by("pk")):
                 unrecorded = _dispatch_claimed(delivery, unrecorded)
+            # The last one's, before the session's QUIT (no round trip between a provider's
+            # accept and its record that the old order did not have).
+            _record_sent(unrecorded)
+            unrecorded = None
     finally:
-        # The last one's, or (an error escaping the loop) the one sent before it.
+        # An error escaping the loop: the one sent before it is recorded all the same.
         _record_sent(unrecorded)
 
 

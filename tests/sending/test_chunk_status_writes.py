@@ -53,9 +53,10 @@ def _states(rows: list[Delivery]) -> list[tuple[str, bool]]:
 
 class SeeingBackend(LocmemBackend):
     """The provider, at the edge: notes what the database says at the moment each message
-    reaches it (what a SIGKILL at that moment would leave)."""
+    reaches it (what a SIGKILL at that moment would leave), and when the session closes."""
 
     seen: list[list[tuple[str, bool]]] = []
+    at_close: list[list[tuple[str, bool]]] = []
     rows: list[Delivery] = []
 
     def send_messages(self, messages):
@@ -63,13 +64,16 @@ class SeeingBackend(LocmemBackend):
             SeeingBackend.seen.append(_states(SeeingBackend.rows))
         return super().send_messages(messages)
 
+    def close(self):
+        SeeingBackend.at_close.append(_states(SeeingBackend.rows))
+
 
 SENT, QUEUED = DeliveryStatus.SENT, DeliveryStatus.QUEUED
 
 
 @override_settings(EMAIL_BACKEND="tests.sending.test_chunk_status_writes.SeeingBackend")
 def test_when_each_message_reaches_the_provider_only_it_is_marked_started_and_those_before_it_are_sent(three_emails):
-    SeeingBackend.seen, SeeingBackend.rows = [], three_emails
+    SeeingBackend.seen, SeeingBackend.at_close, SeeingBackend.rows = [], [], three_emails
 
     dispatch_deliveries([d.pk for d in three_emails])
 
@@ -78,6 +82,8 @@ def test_when_each_message_reaches_the_provider_only_it_is_marked_started_and_th
         [(SENT, False), (QUEUED, True), (QUEUED, False)],
         [(SENT, False), (SENT, False), (QUEUED, True)],
     ]
+    # The last one's "sent" is written before the session ends, not after its QUIT.
+    assert SeeingBackend.at_close == [[(SENT, False)] * 3]
     assert _states(three_emails) == [(SENT, False)] * 3
     assert len(mail.outbox) == 3
 
