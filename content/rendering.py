@@ -72,6 +72,8 @@ class FrozenMapping(Mapping):
 
 def freeze(value: Any) -> Any:
     """JSON-like data made read-only; anything else becomes its string form."""
+    if isinstance(value, FrozenMapping):
+        return value  # already read-only all the way down: shared, not copied
     if isinstance(value, Mapping):
         return FrozenMapping(value)
     if isinstance(value, list | tuple):
@@ -99,7 +101,7 @@ def render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
     template = compile_template(source, html=html)
     try:
         with limited():
-            rendered = template.render(Context(dict(FrozenMapping(context)), autoescape=html))
+            rendered = template.render(Context(dict(freeze(context)), autoescape=html))
     except RenderError:
         raise  # a render limit (content.render_limits), already worded for the marketer
     except Exception as error:  # a filter's own error: report it, never crash the sender

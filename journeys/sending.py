@@ -30,7 +30,9 @@ sends it again (a duplicate if the provider had accepted it, unless it deduplica
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,43 +83,82 @@ def dispatch_delivery(delivery_id: int) -> None:
     now = timezone.now()
     if not claim(delivery_id, now):
         return
-    _dispatch_claimed(_load_for_sending(Delivery.objects.filter(pk=delivery_id))[0])
+    _record_sent(_dispatch_claimed(_load_for_sending(Delivery.objects.filter(pk=delivery_id))[0]))
 
 
 def dispatch_deliveries(delivery_ids: list[int]) -> None:
     """Send a chunk of queued deliveries, each at most once: one claim and one load for the
-    chunk, then each send and its record; emails share one connection to the backend."""
+    chunk, then each send and its record; emails share one connection to the backend.
+
+    A message's "sent" is written with the next message's "sending started", in one
+    statement (deliveries.begin_attempt's `record`), so a chunk of N messages costs N + 1
+    status writes, not 2N. The states are those of writing them one by one: a worker killed
+    between two messages leaves the one it had handed to the provider (started, not yet
+    sent) to become `unknown`, and the rest (not started) to be claimed again."""
     claimed = claim_many(delivery_ids, timezone.now())
     if not claimed:
         return
-    with one_connection():
-        for delivery in _load_for_sending(Delivery.objects.filter(pk__in=claimed).order_by("pk")):
-            _dispatch_claimed(delivery)
+    unrecorded: deliveries.Sent | None = None
+    try:
+        with one_connection():
+            for delivery in _load_for_sending(Delivery.objects.filter(pk__in=claimed).order_by("pk")):
+                unrecorded = _dispatch_claimed(delivery, unrecorded)
+            # The last one's, before the session's QUIT (no round trip between a provider's
+            # accept and its record that the old order did not have).
+            _record_sent(unrecorded)
+            unrecorded = None
+    finally:
+        # An error escaping the loop: the one sent before it is recorded all the same.
+        _record_sent(unrecorded)
 
 
-def _dispatch_claimed(delivery: Delivery) -> None:
+def _record_sent(unrecorded: deliveries.Sent | None) -> None:
+    if unrecorded is not None:
+        mark_sent(unrecorded.delivery, unrecorded.provider_message_id, response_code=unrecorded.response_code)
+
+
+def _dispatch_claimed(delivery: Delivery, unrecorded: deliveries.Sent | None = None) -> deliveries.Sent | None:
+    """Send a claimed delivery, or record why not. `unrecorded` is the previous message's
+    "sent", written here (with this message's begin_attempt when it goes to a provider).
+    Returns this message's "sent" for the caller to write the same way (None when its
+    outcome is already written)."""
+    refusal = _refusal(delivery)
+    if refusal is None and delivery.channel != WEBHOOK:
+        begin_attempt(delivery, record=unrecorded)
+        return _attempt(delivery)
+    _record_sent(unrecorded)
+    if refusal is not None:
+        refusal()
+    else:
+        _call_webhook(delivery)
+    return None
+
+
+def _refusal(delivery: Delivery) -> Callable[[], None] | None:
+    """Why a claimed delivery may not go out, as the write that records it (None when it may
+    go). Checked on what the chunk loaded, before anything goes to a provider."""
     if delivery.participant.state in LEFT_STATES:
-        block(delivery, PARTICIPANT_LEFT)
-        return
+        return partial(block, delivery, PARTICIPANT_LEFT)
     too_late = _too_late(delivery, timezone.now())
     if too_late:
         # Checked once the claim is ours (no other sender can be in the middle of it) and
         # before anything goes to the provider: a message past its expires_after never goes.
-        deliveries.expire(delivery, too_late)
-        return
+        return partial(deliveries.expire, delivery, too_late)
     if delivery.channel == WEBHOOK:
-        _call_webhook(delivery)
-        return
+        return None
     if delivery.commercial and delivery.contact_unsubscribed:  # type: ignore[attr-defined]  # annotated by _load_for_sending
-        block(delivery, BlockReason.UNSUBSCRIBED)
-        return
+        return partial(block, delivery, BlockReason.UNSUBSCRIBED)
     assert delivery.content is not None, "a message has content (a check constraint)"
     if not delivery.content.is_ready:
         # Moved back to Draft after it was queued (allowed once no live journey uses it, e.g.
         # when only a replaced version's participants still reach it): a draft is never sent.
-        block(delivery, BlockReason.CONTENT_NOT_READY)
-        return
-    begin_attempt(delivery)
+        return partial(block, delivery, BlockReason.CONTENT_NOT_READY)
+    return None
+
+
+def _attempt(delivery: Delivery) -> deliveries.Sent | None:
+    """Hand the message to its channel (begin_attempt is written): its "sent" to record, or
+    None when another outcome was recorded."""
     try:
         provider_id = _send(delivery)
     except (TemplateSyntaxError, RenderError) as error:
@@ -137,7 +178,8 @@ def _dispatch_claimed(delivery: Delivery) -> None:
         logger.exception("Delivery %s: unexpected error while sending", delivery.pk)
         retry_later(delivery, f"{type(error).__name__}: {error}")
     else:
-        mark_sent(delivery, provider_id)
+        return deliveries.Sent(delivery, provider_id)
+    return None
 
 
 def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:

@@ -3,7 +3,7 @@ methods that change anything, and HTML is escaped in HTML bodies only."""
 
 import pytest
 
-from content.rendering import TemplateSyntaxError, render
+from content.rendering import TemplateSyntaxError, freeze, render
 
 CONTEXT = {
     "contact": {"first_name": "<b>Ana</b>", "email": "ana@example.com"},
@@ -92,3 +92,11 @@ def test_rendered_output_is_plain_text_that_other_pages_escape():
     from django.utils.safestring import SafeData
 
     assert not isinstance(render("<b>{{ contact.email }}</b>", CONTEXT, html=True), SafeData)
+
+
+def test_an_email_freezes_its_context_once_and_its_templates_share_it():
+    frozen = freeze({"contact": {"first_name": "Ana"}, "trigger": {"items": [{"name": "Mug"}]}})
+
+    assert freeze(frozen) is frozen  # read-only all the way down: nothing to copy
+    assert render("{{ contact.first_name }}: {{ trigger.items.0.name }}", frozen, html=False) == "Ana: Mug"
+    assert render("{{ trigger.items.clear }}{{ trigger.items|length }}", frozen, html=False) == "1"
