@@ -16,7 +16,7 @@ from triggers.models import Event
 
 from . import deliveries, metrics
 from .holdout import group_for
-from .inserts import insert_unless_taken
+from .inserts import insert_many, insert_unless_taken
 from .models import (
     ONCE_EVER,
     Contact,
@@ -59,7 +59,7 @@ class Writes:
 
     def flush(self) -> None:
         if self.new_deliveries:
-            Delivery.objects.bulk_create(self.new_deliveries)  # sets their ids (RETURNING)
+            insert_many(self.new_deliveries)  # sets their ids (RETURNING)
             for row, delivery in self.naming_delivery:
                 row.detail["delivery"] = delivery.pk
             for delivery in self.new_deliveries:
@@ -75,7 +75,7 @@ class Writes:
         for values, pks in groups.items():
             Participant.objects.filter(pk__in=pks).update(**dict(values))
         if self.history:
-            ParticipantHistory.objects.bulk_create(self.history)
+            insert_many(self.history)
         self.fields, self.history = {}, []
 
 
