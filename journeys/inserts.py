@@ -90,7 +90,7 @@ def insert_many(rows: Sequence[Model]) -> None:
     for start in range(0, len(rows), MANY_ROWS):
         chunk = rows[start : start + MANY_ROWS]
         for row in chunk:  # a related row saved after this one was built: take its id
-            row._prepare_related_fields_for_save(operation_name="insert_many")
+            row._prepare_related_fields_for_save(operation_name="insert_many")  # type: ignore[attr-defined]
         sql, fields = _statement(type(chunk[0]), None, connection.vendor, len(chunk))
         with connection.cursor() as cursor:
             cursor.execute(sql, [value for row in chunk for value in _values(row, fields)])
