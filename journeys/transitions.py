@@ -46,8 +46,10 @@ class Writes:
     sweep's participants two or three in all. With `deliveries`, new deliveries are inserted
     in one statement too; only for a batch whose sending decisions do not read the deliveries
     table meanwhile (the sweep's batches count the frequency cap in memory,
-    journeys.policy.reads_for_batch). Nothing reads these rows back inside the caller's
-    transaction meanwhile (the caller holds their locks). On an exception, do not flush: the
+    journeys.policy.reads_for_batch; a group of events keeps what it read of a contact, and
+    counts its messages, within each event, journeys.policy.forget_reads). Nothing reads these
+    rows back inside the caller's transaction meanwhile (the caller holds their locks; a group
+    of events flushes before a contact's next event). On an exception, do not flush: the
     transaction rolls back."""
 
     deliveries: bool = False
