@@ -159,6 +159,19 @@ class _Group:
     # Contact id -> the event it was created by (that event's fields created it).
     created_by: dict[str, int]
     writes: Writes = field(default_factory=lambda: Writes(deliveries=True))
+    # Entries of contacts created by the group: inserted together, then run, as it settles.
+    entries: list[transitions.NewEntry] = field(default_factory=list)
+
+    def settle(self, now: datetime) -> None:
+        """Insert the held entries (one statement), run them, and write the group's rows."""
+        entries, self.entries = self.entries, []
+        participants = transitions.enter_new_contacts(entries, now, self.writes)
+        for participant, entry in zip(participants, entries, strict=True):
+            try:
+                advance(participant, now, arrived=True, writes=self.writes)
+            except Exception as error:
+                raise _EventFailed(entry.event) from error
+        self.writes.flush()
 
 
 _group: ContextVar[_Group | None] = ContextVar("event_group", default=None)
@@ -184,13 +197,13 @@ def _react_together(events: list[Event], now: datetime) -> None:
         previous = None
         for event in events:
             if event.contact_key == previous:
-                group.writes.flush()  # its earlier event's rows, before this one reads them
+                group.settle(now)  # its earlier event's rows, before this one reads them
             previous = event.contact_key
             try:
                 react(event, now)
             except Exception as error:
                 raise _EventFailed(event) from error
-        group.writes.flush()
+        group.settle(now)
     finally:
         _group.reset(token)
 
@@ -239,7 +252,7 @@ def react(event: Event, now: datetime) -> None:
         _count_goals(event, contact, now)
         _exit_participants(event, contact, now)
         _take_yes_paths(event, contact, now, writes)
-    _enter_journeys(event, contact, now, writes)
+    _enter_journeys(event, contact, now, group, created)
 
 
 def _contact_of(event: Event, group: _Group | None) -> tuple[Contact, bool]:
@@ -335,37 +348,41 @@ def _started_by(trigger_id: int) -> list[JourneyVersion]:
     return versions
 
 
-def _enter_journeys(event: Event, contact: Contact, now: datetime, group_writes: Writes | None) -> None:
+def _enter_journeys(event: Event, contact: Contact, now: datetime, group: _Group | None, created: bool) -> None:
     for version in _started_by(event.trigger_id):
         # A journey reacts to events received after it went live.
         if version.published_at is None or version.published_at > event.received_at:
             continue
         if not all_hold(version.start_conditions, event.attributes):
             continue
+        entry_key, first_step = _entry_key(version, event), plan_for(version).first_step
         if _has_entry_controls(version):
             # Exclusions, window and hourly limit (journeys.entry); held people enter later.
             # Its sending decisions read the contact's deliveries, and count apart from ours.
-            if group_writes is not None:
-                group_writes.flush()
-            candidate = Candidate(contact, _entry_key(version, event), event, event.binding_id)
-            admit(version, [candidate], now)
+            if group is not None:
+                group.settle(now)
+            admit(version, [Candidate(contact, entry_key, event, event.binding_id)], now)
             forget_reads(contact.pk)
             continue
+        if group is not None and created:
+            # Entered with the group's other new contacts, in one INSERT, as it settles.
+            group.entries.append(transitions.NewEntry(version, contact, event, entry_key, first_step))
+            continue
         # "entered" joins the run's one history INSERT (the group's, in a group).
-        writes = group_writes if group_writes is not None else Writes()
+        writes = group.writes if group is not None else Writes()
         participant = transitions.enter(
             version=version,
             contact=contact,
             event=event,
-            entry_key=_entry_key(version, event),
+            entry_key=entry_key,
             binding_id=event.binding_id,
-            first_step=plan_for(version).first_step,
+            first_step=first_step,
             now=now,
             writes=writes,
         )
         if participant is not None:
             advance(participant, now, arrived=True, writes=writes)
-        if group_writes is None:
+        if group is None:
             writes.flush()
 
 

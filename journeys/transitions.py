@@ -8,6 +8,7 @@ the rows are written when it flushes them; without one, at once.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -134,7 +135,49 @@ def enter(
 ) -> Participant | None:
     """Start a participant at the version's first step. None when the repeat policy's
     unique constraint says the contact is in (or was in) the journey already."""
-    participant = Participant(
+    participant = _entering(version, contact, event, entry_key, binding_id, first_step, now)
+    # The table's one unique key besides the id is that constraint
+    # (participant_one_per_entry_key): ON CONFLICT DO NOTHING, no savepoint.
+    if not insert_unless_taken(participant):
+        return None
+    _entered(participant, event, now, writes)
+    return participant
+
+
+class NewEntry(NamedTuple):
+    """An entry of a contact created in this transaction (`enter_new_contacts`)."""
+
+    version: JourneyVersion
+    contact: Contact
+    event: Event
+    entry_key: str
+    first_step: Step | None
+
+
+def enter_new_contacts(entries: list[NewEntry], now: datetime, writes: Writes) -> list[Participant]:
+    """`enter` for contacts created in this transaction, each into a journey at most once:
+    one INSERT for all, in the order given. Nothing can stand in their way (no one else sees
+    these contacts before the commit, so the repeat policy has nothing to refuse)."""
+    participants = [
+        _entering(e.version, e.contact, e.event, e.entry_key, e.event.binding_id, e.first_step, now) for e in entries
+    ]
+    if participants:
+        insert_many(participants)
+    for participant, entry in zip(participants, entries, strict=True):
+        _entered(participant, entry.event, now, writes)
+    return participants
+
+
+def _entering(
+    version: JourneyVersion,
+    contact: Contact,
+    event: Event | None,
+    entry_key: str,
+    binding_id: str,
+    first_step: Step | None,
+    now: datetime,
+) -> Participant:
+    return Participant(
         journey_id=version.journey_id,
         version=version,
         contact=contact,
@@ -146,13 +189,11 @@ def enter(
         step_started_at=now,
         group=group_for(version, contact),
     )
-    # The table's one unique key besides the id is that constraint
-    # (participant_one_per_entry_key): ON CONFLICT DO NOTHING, no savepoint.
-    if not insert_unless_taken(participant):
-        return None
+
+
+def _entered(participant: Participant, event: Event | None, now: datetime, writes: Writes | None) -> None:
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None}, writes=writes)
     transaction.on_commit(metrics.PARTICIPANTS_ENTERED.inc)
-    return participant
 
 
 def enter_many(
