@@ -142,3 +142,30 @@ def test_put_contact_creates_a_new_contact_without_a_savepoint_of_its_own(db):
     assert put_contact("ana", {"email": "ana@example.com"}).created is False
     # The call's own transaction (a savepoint inside the test's); none around the INSERT.
     assert len([q for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]) == 1
+
+
+def test_a_new_contacts_entry_whose_run_fails_is_left_for_the_sweep_and_tried_once(
+    seed_journey, monkeypatch, django_capture_on_commit_callbacks
+):
+    """New contacts' entries run as the group settles: a run that fails names its event,
+    which alone is left out (the others go one by one), not the whole group again."""
+    real_advance, tried = reactions.advance, []
+
+    def broken_for_ben(participant, now, **kwargs):
+        tried.append(participant.contact.external_id)
+        if participant.contact.external_id == "ben":
+            raise RuntimeError("a bug in one step")
+        real_advance(participant, now, **kwargs)
+
+    monkeypatch.setattr(reactions, "advance", broken_for_ben)
+    for name in ("ana", "ben", "cy"):
+        _stored(name)
+    failed: set[int] = set()
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert reactions.process_waiting(20, failed) == (3, 2)
+
+    assert tried.count("ben") == 1
+    assert [Event.objects.get(pk=pk).contact_key for pk in failed] == ["ben"]
+    assert sorted(Participant.objects.values_list("contact__external_id", flat=True)) == ["ana", "cy"]
+    assert Delivery.objects.filter(status=DeliveryStatus.QUEUED).count() == 2
