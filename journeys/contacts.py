@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
-from .inserts import insert_unless_taken
+from .inserts import insert_many_unless_taken, insert_unless_taken
 from .models import Contact
 from .segments import refresh_memberships
 
@@ -39,17 +39,44 @@ def upsert_contact_created(external_id: str, fields: Mapping[str, Any] | None) -
         # rewrite) its row for every one of its events, making them wait for each other.
         new = Contact(external_id=external_id, **_changes(Contact(), fields))
         if insert_unless_taken(new, conflict=("external_id",)):
-            refresh_memberships(new)
+            refresh_memberships(new, new=True)
             return new, True
         contact = Contact.objects.get(external_id=external_id)  # created meanwhile by a concurrent event
-    changes = _changes(contact, fields)
+    update_contact(contact, fields)
+    return contact, False
+
+
+def contacts_of_group(first_fields: Mapping[str, Mapping[str, Any] | None]) -> tuple[dict[str, Contact], set[str]]:
+    """The contacts of a group of events, by id: one SELECT for those stored, one INSERT for
+    the others (in id order, with the fields of each one's first event; journeys.inserts).
+    Returns them with the ids created now. The caller merges every other event's fields
+    (`update_contact`), including a first event's whose contact a concurrent event created."""
+    contacts = {c.external_id: c for c in Contact.objects.filter(external_id__in=list(first_fields))}
+    new = [
+        Contact(external_id=key, **_changes(Contact(), first_fields[key] or {}))
+        for key in sorted(first_fields)
+        if key not in contacts
+    ]
+    created = insert_many_unless_taken(new, conflict=("external_id",)) if new else []
+    taken = [c.external_id for c in new if c.pk is None]
+    if taken:  # created meanwhile by a concurrent event
+        contacts.update({c.external_id: c for c in Contact.objects.filter(external_id__in=taken)})
+    for contact in created:
+        refresh_memberships(contact, new=True)
+        contacts[contact.external_id] = contact
+    return contacts, {c.external_id for c in created}
+
+
+def update_contact(contact: Contact, fields: Mapping[str, Any] | None) -> None:
+    """Merge an event's contact fields into a stored contact (blank or missing fields leave
+    what is stored; `attributes` are merged), and its segments follow."""
+    changes = _changes(contact, fields or {})
     if changes:
         for name, value in changes.items():
             setattr(contact, name, value)
         with transaction.atomic():
             contact.save(update_fields=[*changes, "updated_at"])
             refresh_memberships(contact)
-    return contact, False
 
 
 @dataclass(frozen=True)
@@ -68,14 +95,13 @@ def put_contact(external_id: str, fields: Mapping[str, Any]) -> PutResult:
     with transaction.atomic():
         contact = Contact.objects.select_for_update().filter(external_id=external_id).first()
         created = contact is None
-        if created:
-            try:
-                with transaction.atomic():
-                    contact = Contact.objects.create(external_id=external_id)
-            except IntegrityError:  # created meanwhile by an event or another call
+        if contact is None:
+            # No savepoint: a taken id is an answer (journeys.inserts); the row inserted is
+            # this transaction's until it commits.
+            contact = Contact(external_id=external_id)
+            if not insert_unless_taken(contact, conflict=("external_id",)):  # created meanwhile
                 contact = Contact.objects.select_for_update().get(external_id=external_id)
                 created = False
-        assert contact is not None
         changes = _put_changes(contact, fields)
         if changes:
             for name, value in changes.items():

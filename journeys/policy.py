@@ -10,7 +10,7 @@ sweep's batches read all of that once per batch instead (`reads_for_batch`).
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,24 +69,44 @@ def decide(*, contact: Contact, content: Content, address: str, journey_time_zon
 
 @dataclass
 class _BatchReads:
-    """What `decide` reads, read once for a whole batch of contacts."""
+    """What `decide` reads, read once for a whole block (a batch of the sweep, a group of
+    events) instead of once per message, and the block's own queued messages counted in.
+
+    `unsubscribed` and `recent` hold, per (contact id, channel), the consent and the commercial
+    messages in the channel's capped window. They are complete for the contacts in `read`
+    (every channel: the sweep's batch, read up front, and contacts created in the block, for
+    which nothing can exist yet) and for the pairs in `read_pairs` (read at a message, kept
+    until `forget_reads`)."""
 
     policies: dict[str, SendingPolicy] | None  # None: not read yet
-    # None for a block of unknown contacts (policies_read_once): read per message then.
-    unsubscribed: set[tuple[int, str]] | None  # (contact id, channel)
-    recent: dict[tuple[int, str], int] | None  # commercial messages in each capped channel's window
-    # Contacts created inside the block (policies_read_once): no consent row and no delivery
-    # can exist for them yet, so their checks need no query; their messages count here.
-    new_contacts: dict[tuple[int, str], int] | None = None  # (contact id, channel) -> queued
+    unsubscribed: set[tuple[int, str]] = field(default_factory=set)
+    recent: dict[tuple[int, str], int] = field(default_factory=dict)
+    read: set[int] = field(default_factory=set)
+    read_pairs: set[tuple[int, str]] = field(default_factory=set)
+
+    def knows(self, contact_id: int, channel: str) -> bool:
+        return contact_id in self.read or (contact_id, channel) in self.read_pairs
 
 
 def contact_created(contact_id: int) -> None:
-    """Within policies_read_once: `contact_id` was created in this block's transaction."""
+    """Within a block: `contact_id` was created in this block's transaction (no consent row
+    and no delivery can exist for it yet, so its checks need no query)."""
     batch = _batch.get()
     if batch is not None:
-        if batch.new_contacts is None:
-            batch.new_contacts = {}
-        batch.new_contacts[(contact_id, "")] = 0
+        batch.read.add(contact_id)
+
+
+def forget_reads(contact_id: int) -> None:
+    """Within a block: what it knows of this contact's consent and recent messages is read
+    again at its next message (the engine calls this as another event of the contact starts,
+    or after sending decisions made apart from the block's: an earlier event may have blocked
+    some of its messages, the other decisions queued some)."""
+    batch = _batch.get()
+    if batch is not None:
+        batch.read.discard(contact_id)
+        batch.read_pairs = {pair for pair in batch.read_pairs if pair[0] != contact_id}
+        batch.unsubscribed = {pair for pair in batch.unsubscribed if pair[0] != contact_id}
+        batch.recent = {pair: n for pair, n in batch.recent.items() if pair[0] != contact_id}
 
 
 _batch: ContextVar[_BatchReads | None] = ContextVar("policy_batch_reads", default=None)
@@ -119,7 +139,7 @@ def reads_for_batch(contact_ids: Iterable[int], now: datetime) -> Iterator[None]
             .annotate(n=Count("pk"))
         )
         recent.update({(contact_id, channel): n for contact_id, n in counts})
-    token = _batch.set(_BatchReads(policies, unsubscribed, recent))
+    token = _batch.set(_BatchReads(policies, unsubscribed, recent, read=set(contact_ids)))
     try:
         yield
     finally:
@@ -129,8 +149,10 @@ def reads_for_batch(contact_ids: Iterable[int], now: datetime) -> Iterator[None]
 @contextmanager
 def policies_read_once() -> Iterator[None]:
     """Within the block (a task's group of events, in one transaction), each channel's policy
-    is read once, at the first message, rather than once per message."""
-    token = _batch.set(_BatchReads(None, None, None))
+    is read once, at the first message, rather than once per message; a contact's consent and
+    recent count once per event and channel (`forget_reads`), its messages queued meanwhile
+    counted in memory (a group may write its deliveries at its end)."""
+    token = _batch.set(_BatchReads(None))
     try:
         yield
     finally:
@@ -149,12 +171,17 @@ def _policy(channel: str) -> SendingPolicy | None:
 def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | None, now: datetime) -> Decision:
     """Consent and frequency cap, for a commercial message."""
     batch = _batch.get()
-    if batch is not None and batch.new_contacts is not None and (contact.pk, "") in batch.new_contacts:
-        unsubscribed, recent = False, batch.new_contacts.get((contact.pk, channel), 0)
-    elif batch is None or batch.unsubscribed is None or batch.recent is None:
+    if batch is None:
         unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
     else:
-        unsubscribed, recent = (contact.pk, channel) in batch.unsubscribed, batch.recent.get((contact.pk, channel), 0)
+        key = (contact.pk, channel)
+        if not batch.knows(*key):
+            unsubscribed, recent = _consent_and_recent_count(contact, channel, policy, now)
+            batch.read_pairs.add(key)
+            if unsubscribed:
+                batch.unsubscribed.add(key)
+            batch.recent[key] = recent
+        unsubscribed, recent = key in batch.unsubscribed, batch.recent.get(key, 0)
     if unsubscribed:
         return Decision("block", BlockReason.UNSUBSCRIBED)
     if policy and policy.cap_count is not None and recent >= policy.cap_count:
@@ -163,12 +190,11 @@ def _commercial_checks(contact: Contact, channel: str, policy: SendingPolicy | N
 
 
 def _count_queued(contact: Contact, channel: str) -> None:
-    """A commercial message decided `send` is queued by the engine: it counts from now on."""
+    """A commercial message decided `send` is queued by the engine: it counts from now on
+    (`_commercial_checks` has just read or known the pair)."""
     batch = _batch.get()
-    key = (contact.pk, channel)
-    if batch is not None and batch.new_contacts is not None and (contact.pk, "") in batch.new_contacts:
-        batch.new_contacts[key] = batch.new_contacts.get(key, 0) + 1
-    elif batch is not None and batch.recent is not None:
+    if batch is not None:
+        key = (contact.pk, channel)
         batch.recent[key] = batch.recent.get(key, 0) + 1
 
 

@@ -137,13 +137,18 @@ def awaiting_kinds() -> list[str]:
     return [k.name for k in kinds() if k.awaits_events]
 
 
-def react_at_step(participant: Participant, step: Step, event: Event | None, now: datetime) -> None:
+def react_at_step(
+    participant: Participant, step: Step, event: Event | None, now: datetime, *, writes: Writes | None = None
+) -> None:
     """An event of `step`'s trigger (or, `event` None, the contact joined the step's segment)
     for the (locked, active) participant waiting there: its kind decides whether it moves on
-    (a wait-for's Yes) and the run goes on from there."""
+    (a wait-for's Yes) and the run goes on from there. `writes`: the caller's batch of rows
+    (a group of events); without one, the run writes its own at the end."""
     plan = plan_for(participant.version)
-    writes = Writes()
+    own = writes is None
+    writes = writes if writes is not None else Writes()
     outcome = kind_of(step.kind).react(Run(participant, step, plan, now, False, writes), event)
     if _go_on(participant, outcome, now, writes):
         _run(participant, plan, now, True, writes)
-    writes.flush()
+    if own:
+        writes.flush()

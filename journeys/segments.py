@@ -78,15 +78,22 @@ def segment_keys(contact: Contact) -> list[str]:
     return sorted(SegmentMembership.objects.filter(contact=contact).values_list("segment__key", flat=True))
 
 
-# Inside segments_read_once: a holder for the condition segments once read; None outside.
-_segments_of_block: ContextVar[list[list[Segment]] | None] = ContextVar("condition_segments", default=None)
+@dataclass
+class _ReadOnce:
+    """The condition segments of a block, once read (None until its first contact)."""
+
+    segments: list[Segment] | None = None
+
+
+# Inside segments_read_once: the block's holder; None outside.
+_segments_of_block: ContextVar[_ReadOnce | None] = ContextVar("condition_segments", default=None)
 
 
 @contextmanager
 def segments_read_once() -> Iterator[None]:
     """Within the block (a task's group of events, in one transaction), the condition segments
     are read once, at the first contact, rather than once per contact."""
-    token = _segments_of_block.set([])
+    token = _segments_of_block.set(_ReadOnce())
     try:
         yield
     finally:
@@ -95,26 +102,29 @@ def segments_read_once() -> Iterator[None]:
 
 def _condition_segments() -> list[Segment]:
     held = _segments_of_block.get()
-    if held:
-        return held[0]
+    if held is not None and held.segments is not None:
+        return held.segments
     segments = list(Segment.objects.filter(kind=SegmentKind.CONDITIONS).only("pk", "conditions"))
     if held is not None:
-        held.append(segments)
+        held.segments = segments
     return segments
 
 
-def refresh_memberships(contact: Contact, now: datetime | None = None) -> MembershipChange:
+def refresh_memberships(contact: Contact, now: datetime | None = None, *, new: bool = False) -> MembershipChange:
     """Evaluate one contact against every condition segment and write the difference, in
-    the caller's transaction. Joins are announced to the journeys after commit."""
+    the caller's transaction. Joins are announced to the journeys after commit. `new`: the
+    contact was created in this transaction, so it is in no segment yet (nothing to read)."""
     now = now or timezone.now()
     segments = _condition_segments()
     if not segments:
         return MembershipChange()
-    current = set(
-        SegmentMembership.objects.filter(contact=contact, segment__kind=SegmentKind.CONDITIONS).values_list(
-            "segment_id", flat=True
+    current: set[int] = set()
+    if not new:
+        current = set(
+            SegmentMembership.objects.filter(contact=contact, segment__kind=SegmentKind.CONDITIONS).values_list(
+                "segment_id", flat=True
+            )
         )
-    )
     data = contact_data(contact)
     wanted = {s.pk for s in segments if s.conditions and all_hold(s.conditions, data)}
     change = MembershipChange(joined=sorted(wanted - current), left=sorted(current - wanted))

@@ -8,6 +8,7 @@ the rows are written when it flushes them; without one, at once.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -16,7 +17,7 @@ from triggers.models import Event
 
 from . import deliveries, metrics
 from .holdout import group_for
-from .inserts import insert_unless_taken
+from .inserts import insert_many, insert_unless_taken
 from .models import (
     ONCE_EVER,
     Contact,
@@ -46,8 +47,10 @@ class Writes:
     sweep's participants two or three in all. With `deliveries`, new deliveries are inserted
     in one statement too; only for a batch whose sending decisions do not read the deliveries
     table meanwhile (the sweep's batches count the frequency cap in memory,
-    journeys.policy.reads_for_batch). Nothing reads these rows back inside the caller's
-    transaction meanwhile (the caller holds their locks). On an exception, do not flush: the
+    journeys.policy.reads_for_batch; a group of events keeps what it read of a contact, and
+    counts its messages, within each event, journeys.policy.forget_reads). Nothing reads these
+    rows back inside the caller's transaction meanwhile (the caller holds their locks; a group
+    of events flushes before a contact's next event). On an exception, do not flush: the
     transaction rolls back."""
 
     deliveries: bool = False
@@ -59,7 +62,7 @@ class Writes:
 
     def flush(self) -> None:
         if self.new_deliveries:
-            Delivery.objects.bulk_create(self.new_deliveries)  # sets their ids (RETURNING)
+            insert_many(self.new_deliveries)  # sets their ids (RETURNING)
             for row, delivery in self.naming_delivery:
                 row.detail["delivery"] = delivery.pk
             for delivery in self.new_deliveries:
@@ -75,7 +78,7 @@ class Writes:
         for values, pks in groups.items():
             Participant.objects.filter(pk__in=pks).update(**dict(values))
         if self.history:
-            ParticipantHistory.objects.bulk_create(self.history)
+            insert_many(self.history)
         self.fields, self.history = {}, []
 
 
@@ -132,7 +135,49 @@ def enter(
 ) -> Participant | None:
     """Start a participant at the version's first step. None when the repeat policy's
     unique constraint says the contact is in (or was in) the journey already."""
-    participant = Participant(
+    participant = _entering(version, contact, event, entry_key, binding_id, first_step, now)
+    # The table's one unique key besides the id is that constraint
+    # (participant_one_per_entry_key): ON CONFLICT DO NOTHING, no savepoint.
+    if not insert_unless_taken(participant):
+        return None
+    _entered(participant, event, now, writes)
+    return participant
+
+
+class NewEntry(NamedTuple):
+    """An entry of a contact created in this transaction (`enter_new_contacts`)."""
+
+    version: JourneyVersion
+    contact: Contact
+    event: Event
+    entry_key: str
+    first_step: Step | None
+
+
+def enter_new_contacts(entries: list[NewEntry], now: datetime, writes: Writes) -> list[Participant]:
+    """`enter` for contacts created in this transaction, each into a journey at most once:
+    one INSERT for all, in the order given. Nothing can stand in their way (no one else sees
+    these contacts before the commit, so the repeat policy has nothing to refuse)."""
+    participants = [
+        _entering(e.version, e.contact, e.event, e.entry_key, e.event.binding_id, e.first_step, now) for e in entries
+    ]
+    if participants:
+        insert_many(participants)
+    for participant, entry in zip(participants, entries, strict=True):
+        _entered(participant, entry.event, now, writes)
+    return participants
+
+
+def _entering(
+    version: JourneyVersion,
+    contact: Contact,
+    event: Event | None,
+    entry_key: str,
+    binding_id: str,
+    first_step: Step | None,
+    now: datetime,
+) -> Participant:
+    return Participant(
         journey_id=version.journey_id,
         version=version,
         contact=contact,
@@ -144,13 +189,11 @@ def enter(
         step_started_at=now,
         group=group_for(version, contact),
     )
-    # The table's one unique key besides the id is that constraint
-    # (participant_one_per_entry_key): ON CONFLICT DO NOTHING, no savepoint.
-    if not insert_unless_taken(participant):
-        return None
+
+
+def _entered(participant: Participant, event: Event | None, now: datetime, writes: Writes | None) -> None:
     _history(participant, None, HistoryOutcome.ENTERED, now, {"event": event.pk if event else None}, writes=writes)
     transaction.on_commit(metrics.PARTICIPANTS_ENTERED.inc)
-    return participant
 
 
 def enter_many(

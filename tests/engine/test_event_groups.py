@@ -1,5 +1,5 @@
-"""A task's events are processed in one transaction with a savepoint each: a broken event
-is left for the sweep and the rest of its group still counts."""
+"""A task's events are processed in one transaction (together, or one by one in savepoints
+once one fails): a broken event is left for the sweep and the rest of its group still counts."""
 
 from importlib import import_module
 
