@@ -158,6 +158,30 @@ def make_delivery(participant, contact) -> Callable[..., Delivery]:
 
 
 @pytest.fixture
+def three_deliveries(make_delivery, email, participant) -> list[Delivery]:
+    """Three queued deliveries of `email` at one step, to three contacts: one chunk."""
+    first = make_delivery(email)
+    deliveries = [first]
+    for name in ("ben", "cy"):
+        other = Contact.objects.create(external_id=f"cust-{name}", email=f"{name}@example.com", first_name=name)
+        joined = Participant.objects.create(
+            journey=participant.journey, version=participant.version, contact=other, entry_event=participant.entry_event
+        )
+        deliveries.append(
+            Delivery.objects.create(
+                participant=joined,
+                step=first.step,
+                contact=other,
+                channel="email",
+                content=email,
+                commercial=first.commercial,
+                address=other.email,
+            )
+        )
+    return deliveries
+
+
+@pytest.fixture
 def twilio():
     """A fake Twilio on loopback, and the text backend pointed at it (token "secret-token")."""
     from django.test import override_settings

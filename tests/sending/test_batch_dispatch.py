@@ -1,9 +1,7 @@
 """A chunk of deliveries is claimed and loaded at once and its emails share one SMTP
 session; each is still sent at most once, and a refusal mid-chunk costs only that email."""
 
-import pytest
-
-from journeys.models import Contact, Delivery, DeliveryStatus, Participant
+from journeys.models import Delivery, DeliveryStatus
 from journeys.sending import dispatch_deliveries
 
 from .test_smtp_journey_email import Inbox, smtp_server  # noqa: F401 (a fixture)
@@ -21,29 +19,6 @@ class CountingInbox(Inbox):
             return "451 4.3.0 Try again later"
         self.sessions.append(id(session))
         return await super().handle_DATA(server, session, envelope)
-
-
-@pytest.fixture
-def three_deliveries(make_delivery, email, participant, contact) -> list[Delivery]:
-    first = make_delivery(email)
-    deliveries = [first]
-    for name in ("ben", "cy"):
-        other = Contact.objects.create(external_id=f"cust-{name}", email=f"{name}@example.com", first_name=name)
-        joined = Participant.objects.create(
-            journey=participant.journey, version=participant.version, contact=other, entry_event=participant.entry_event
-        )
-        deliveries.append(
-            Delivery.objects.create(
-                participant=joined,
-                step=first.step,
-                contact=other,
-                channel="email",
-                content=email,
-                commercial=True,
-                address=other.email,
-            )
-        )
-    return deliveries
 
 
 def test_a_chunk_shares_one_session_and_a_refusal_costs_only_its_email(smtp_server, three_deliveries):  # noqa: F811

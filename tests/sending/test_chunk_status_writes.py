@@ -18,26 +18,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from journeys.models import Contact, Delivery, DeliveryStatus, Participant
+from journeys.models import Delivery, DeliveryStatus, Participant
 from journeys.sending import LEASE, dispatch_deliveries, retry_due_deliveries
 from tests.workers.processes import ROOT, worker_env
-
-
-@pytest.fixture
-def three_emails(make_delivery, email, participant, contact) -> list[Delivery]:
-    first = make_delivery(email)
-    rows = [first]
-    for name in ("ben", "cy"):
-        other = Contact.objects.create(external_id=f"cust-{name}", email=f"{name}@example.com", first_name=name)
-        joined = Participant.objects.create(
-            journey=participant.journey, version=participant.version, contact=other, entry_event=participant.entry_event
-        )
-        rows.append(
-            Delivery.objects.create(
-                participant=joined, step=first.step, contact=other, channel="email", content=email, address=other.email
-            )
-        )
-    return rows
 
 
 def _states(rows: list[Delivery]) -> list[tuple[str, bool]]:
@@ -72,10 +55,12 @@ SENT, QUEUED = DeliveryStatus.SENT, DeliveryStatus.QUEUED
 
 
 @override_settings(EMAIL_BACKEND="tests.sending.test_chunk_status_writes.SeeingBackend")
-def test_when_each_message_reaches_the_provider_only_it_is_marked_started_and_those_before_it_are_sent(three_emails):
-    SeeingBackend.seen, SeeingBackend.at_close, SeeingBackend.rows = [], [], three_emails
+def test_when_each_message_reaches_the_provider_only_it_is_marked_started_and_those_before_it_are_sent(
+    three_deliveries,
+):
+    SeeingBackend.seen, SeeingBackend.at_close, SeeingBackend.rows = [], [], three_deliveries
 
-    dispatch_deliveries([d.pk for d in three_emails])
+    dispatch_deliveries([d.pk for d in three_deliveries])
 
     assert SeeingBackend.seen == [
         [(QUEUED, True), (QUEUED, False), (QUEUED, False)],
@@ -84,26 +69,26 @@ def test_when_each_message_reaches_the_provider_only_it_is_marked_started_and_th
     ]
     # The last one's "sent" is written before the session ends, not after its QUIT.
     assert SeeingBackend.at_close == [[(SENT, False)] * 3]
-    assert _states(three_emails) == [(SENT, False)] * 3
+    assert _states(three_deliveries) == [(SENT, False)] * 3
     assert len(mail.outbox) == 3
 
 
-def test_a_chunk_of_three_emails_writes_four_statuses_after_its_claim(three_emails):
+def test_a_chunk_of_three_deliveries_writes_four_statuses_after_its_claim(three_deliveries):
     with CaptureQueriesContext(connection) as queries:
-        dispatch_deliveries([d.pk for d in three_emails])
+        dispatch_deliveries([d.pk for d in three_deliveries])
 
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "journeys_delivery"')]
     # The claim, then "started" for the first, "sent" + "started" for each next, "sent" for the last.
     assert len(updates) == 1 + 3 + 1
-    assert _states(three_emails) == [(SENT, False)] * 3
+    assert _states(three_deliveries) == [(SENT, False)] * 3
 
 
-def test_a_message_refused_mid_chunk_does_not_delay_the_sent_before_it(three_emails):
+def test_a_message_refused_mid_chunk_does_not_delay_the_sent_before_it(three_deliveries):
     Participant.objects.filter(contact__email="ben@example.com").update(state="exited")
 
-    dispatch_deliveries([d.pk for d in three_emails])
+    dispatch_deliveries([d.pk for d in three_deliveries])
 
-    assert _states(three_emails) == [(SENT, False), (DeliveryStatus.BLOCKED, False), (SENT, False)]
+    assert _states(three_deliveries) == [(SENT, False), (DeliveryStatus.BLOCKED, False), (SENT, False)]
     assert sorted(m.to[0] for m in mail.outbox) == ["ana@example.com", "cy@example.com"]
 
 
@@ -142,13 +127,13 @@ with override_settings(EMAIL_BACKEND="killing.KillingProvider"):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("kill", ["before", "after"])
 def test_a_sender_killed_at_the_second_message_of_a_chunk_leaves_only_that_one_unknown(
-    three_emails, tmp_path: Path, kill: str
+    three_deliveries, tmp_path: Path, kill: str
 ):
     if connection.vendor == "sqlite":
         pytest.skip("a second process needs the PostgreSQL test database")
     outbox = tmp_path / "outbox"
     outbox.touch()
-    ids = [d.pk for d in three_emails]
+    ids = [d.pk for d in three_deliveries]
     env = worker_env(OUTBOX=str(outbox), IDS=json.dumps(ids), KILL=kill)
     sender = subprocess.run([sys.executable, "-c", KILLING_SENDER], cwd=ROOT, env=env, capture_output=True, timeout=120)
 
@@ -156,10 +141,10 @@ def test_a_sender_killed_at_the_second_message_of_a_chunk_leaves_only_that_one_u
     taken = outbox.read_text().split()
     assert taken == (["ana@example.com"] if kill == "before" else ["ana@example.com", "ben@example.com"])
     # Ana's sent is written with Ben's "started"; Cy's was never begun.
-    assert _states(three_emails) == [(SENT, False), (QUEUED, True), (QUEUED, False)]
+    assert _states(three_deliveries) == [(SENT, False), (QUEUED, True), (QUEUED, False)]
 
     with time_machine.travel(timezone.now() + LEASE + timedelta(seconds=1)):
         assert retry_due_deliveries() == 1  # Cy's; Ben's outcome is unknown (at most once)
 
-    assert _states(three_emails) == [(SENT, False), (DeliveryStatus.UNKNOWN, True), (SENT, False)]
+    assert _states(three_deliveries) == [(SENT, False), (DeliveryStatus.UNKNOWN, True), (SENT, False)]
     assert [m.to[0] for m in mail.outbox] == ["cy@example.com"]
