@@ -30,6 +30,7 @@ from django.core.mail.message import (
     utf8_charset_qp,
 )
 
+from . import smtp_pipelining
 from .errors import PermanentSendError, TransientSendError
 from .models import Email
 from .rendering import freeze, render
@@ -342,7 +343,8 @@ def send_message(message: EmailMultiAlternatives) -> str:
 def _send_over_smtp(backend: SMTPBackend, message: _Message) -> None:
     """What Django's SMTP backend does to send a message on its open session (its `_send`),
     with the bytes from `wire_bytes` and each envelope address sanitised as it does, a plain
-    one (most recipients) without parsing it."""
+    one (most recipients) without parsing it; pipelined when the server offers it
+    (content.smtp_pipelining)."""
     recipients = message.recipients()
     if not recipients:
         return  # Django sends nothing either
@@ -351,7 +353,7 @@ def _send_over_smtp(backend: SMTPBackend, message: _Message) -> None:
     to = [_envelope_address(address, encoding) for address in recipients]
     with backend._lock:  # type: ignore[attr-defined]  # the backend's own lock around its session
         assert backend.connection is not None, "opened by send_message"
-        backend.connection.sendmail(sender, to, message.wire_bytes())
+        smtp_pipelining.sendmail(backend.connection, sender, to, message.wire_bytes())
 
 
 # An address Django's sanitize_address returns unchanged: a dot-atom local part and an ASCII

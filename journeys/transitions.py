@@ -214,16 +214,7 @@ def enter_many(
         taken = taken.filter(state=ParticipantState.ACTIVE)
     blocked = set(taken.values_list("contact_id", flat=True))
     rows = [
-        Participant(
-            journey_id=version.journey_id,
-            version=version,
-            contact=contact,
-            entry_key=entry_key,
-            entered_at=now,
-            current_step=first_step,
-            step_started_at=now,
-            group=group_for(version, contact),
-        )
+        _entering(version, contact, None, entry_key, "", first_step, now)
         for contact in contacts
         if contact.pk not in blocked
     ]
