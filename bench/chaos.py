@@ -284,6 +284,14 @@ class Chaos:
         self.api_key = ""
 
     # --- the SMTP server ----------------------------------------------------------------------
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # Offered as the mail servers of production offer it, so that workers are killed in
+        # the middle of pipelined sends (content.smtp_pipelining); aiosmtpd reads pipelined
+        # commands one after the other.
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_DATA(self, server, session, envelope):
         subject = next(
             (

@@ -274,11 +274,8 @@ def realtime(rate: int, seconds: int) -> dict:
         cpu_after = cpu_seconds(processes)
         outside_after = _outside_cpu(sink)
         checkpoints = _checkpoints() - checkpoints_before
-        latencies = [
-            sink.arrivals[f"rt{i}@bench.test"] - accepted[i]
-            for i in range(total)
-            if f"rt{i}@bench.test" in sink.arrivals
-        ]
+        late = _latencies(sink.arrivals, accepted, total)
+        latencies = list(late.values())
     finally:
         processes.stop()
         sink.stop()
@@ -290,15 +287,15 @@ def realtime(rate: int, seconds: int) -> dict:
         "p50_ms": round(percentile(latencies, 50) * 1000, 1),
         "p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
-        # Milliseconds of CPU per event, by process kind (the load generator and SMTP sink,
-        # in this process, are not counted).
+        # Milliseconds of CPU per event, by process kind (the load generator and the SMTP
+        # server are not counted here: "outside" below).
         "cpu_ms_per_event": {k: round((cpu_after[k] - cpu_before[k]) / total * 1000, 2) for k in cpu_before},
         # Not the product's: this process posting the events, and the SMTP server's process.
         "outside_cpu_ms_per_event": {
             k: round((outside_after[k] - outside_before[k]) / total * 1000, 2) for k in outside_before
         },
         # p99 of each tenth of the run: a latency that grows from window to window is a backlog.
-        "p99_ms_by_window": _p99_by_window(sink.arrivals, accepted, total),
+        "p99_ms_by_window": _p99_by_window(late, total),
         # PostgreSQL checkpoints during the run (the server's, any database): each one slows
         # commits for a while (its writes, then full-page images in the WAL).
         "checkpoints": checkpoints,
@@ -333,17 +330,17 @@ def _checkpoints() -> int:
         return cursor.fetchone()[0]
 
 
-def _p99_by_window(arrivals: dict[str, float], accepted: dict[int, float], total: int) -> list[float]:
+def _latencies(arrivals: dict[str, float], accepted: dict[int, float], total: int) -> dict[int, float]:
+    """Seconds from each event's 202 to its email's arrival, for the events whose email came."""
+    return {i: arrivals[f"rt{i}@bench.test"] - accepted[i] for i in range(total) if f"rt{i}@bench.test" in arrivals}
+
+
+def _p99_by_window(late: dict[int, float], total: int) -> list[float]:
     size = max(1, total // 10)
-    windows = []
-    for first in range(0, total, size):
-        late = [
-            arrivals[f"rt{i}@bench.test"] - accepted[i]
-            for i in range(first, min(total, first + size))
-            if f"rt{i}@bench.test" in arrivals
-        ]
-        windows.append(round(percentile(late, 99) * 1000))
-    return windows
+    return [
+        round(percentile([late[i] for i in range(first, min(total, first + size)) if i in late], 99) * 1000)
+        for first in range(0, total, size)
+    ]
 
 
 # --- Throughput -----------------------------------------------------------------------------

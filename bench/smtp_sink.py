@@ -11,8 +11,9 @@ the measured latency would count as the engine's.
 
 By default it is a small asyncio server that speaks only what a client sending mail needs
 (EHLO/HELO, MAIL, RCPT, DATA with the dot terminator, RSET, NOOP, QUIT; commands may come
-pipelined, RFC 2920, as every high-volume mail server allows) and parses nothing else: it shares the engine's two cores, so its own CPU is taken from the engine's, and
-aiosmtpd costs about four times as much per message. `--aiosmtpd` runs aiosmtpd instead.
+pipelined, RFC 2920, as every high-volume mail server allows) and parses nothing else:
+it shares the engine's two cores, so its own CPU is taken from the engine's, and aiosmtpd
+costs about four times as much per message. `--aiosmtpd` runs aiosmtpd instead.
 The time recorded is when the message's final dot arrived, before the 250 reply.
 """
 

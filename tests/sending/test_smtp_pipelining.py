@@ -3,14 +3,20 @@ every refusal ends as smtplib's sendmail ends it: the same exception, and the se
 for the next message. Against a real SMTP server (aiosmtpd, with PIPELINING added to its EHLO
 answer; it reads pipelined commands one after the other)."""
 
+import random
 import smtplib
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
+from django.core import mail
+from django.test import override_settings
 
+from content.mail import one_connection, send_message
 from content.smtp_pipelining import sendmail
 
 from .test_smtp_journey_email import _free_port
+from .test_smtp_wire import _journey_email
 
 MESSAGE = b"Subject: Hi\r\n\r\nHello\r\n.starts with a dot\r\n"
 
@@ -147,3 +153,29 @@ def test_a_server_that_hangs_up_raises_disconnected(server, session):
     with pytest.raises(smtplib.SMTPServerDisconnected):
         sendmail(session, "shop@example.com", ["ana@example.com"], MESSAGE)
     assert server.messages == []
+
+
+@pytest.mark.parametrize(("pipelining", "writes"), [(True, 2), (False, 4)])
+def test_a_journey_email_goes_pipelined_and_arrives_as_djangos_own_send(server, monkeypatch, pipelining, writes):
+    server.pipelining = pipelining
+    sent: list[bytes] = []
+    original = smtplib.SMTP.send
+    monkeypatch.setattr(smtplib.SMTP, "send", lambda smtp, s: sent.append(s) or original(smtp, s))
+    settings = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": server.port,
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": False,
+    }
+    with override_settings(**settings), time_machine.travel("2026-12-07 10:00:00Z", tick=False):
+        random.seed(7)
+        with one_connection():
+            send_message(_journey_email("zoe@example.com", "Shop <shop@example.com>"))
+        journey_writes = len(sent) - 2  # EHLO and QUIT
+        random.seed(7)
+        mail.get_connection().send_messages([_journey_email("zoe@example.com", "Shop <shop@example.com>")])
+
+    assert journey_writes == writes
+    (_, to, journey), (_, django_to, django) = server.messages
+    assert (to, journey) == (django_to, django)
