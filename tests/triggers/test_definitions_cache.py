@@ -13,6 +13,7 @@ import pytest
 import redis
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
 from rest_framework.test import APIClient
 
 from triggers import caching
@@ -82,13 +83,15 @@ def test_a_known_key_and_schema_cost_no_query_the_event_is_the_only_one(website,
 def test_the_key_is_checked_in_the_rate_limits_round_trip_the_only_one_to_redis(website, cart_trigger, monkeypatch):
     post(website, URL, cart_event(event_id="warm"))
     commands = []
-    original = redis.Redis.execute_command
+    original = AbstractConnection.send_packed_command
 
-    def recording(client, *args, **options):
-        commands.append(args[0])
-        return original(client, *args, **options)
+    def recording(connection, command, *args, **options):
+        # What goes over the wire, whichever way the client sent it: "*N\r\n$len\r\nNAME\r\n…"
+        first = command if isinstance(command, bytes | str) else command[0]
+        commands.append((first.encode() if isinstance(first, str) else first).split(b"\r\n")[2].decode().upper())
+        return original(connection, command, *args, **options)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
     response = post(website, URL, cart_event(event_id="measured"))
 
     assert response.status_code == 202

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from triggers.keys import create_api_key
 from triggers.models import DailyQuotaUsage, Event, RateLimitBucket, Trigger
-from triggers.ratelimit import DatabaseLimiter, RedisLimiter, gcra, get_limiter
+from triggers.ratelimit import DatabaseLimiter, Decision, RedisLimiter, gcra, get_limiter
 
 from .conftest import cart_event, post
 
@@ -194,3 +194,65 @@ def test_a_bucket_another_process_creates_between_two_statements_is_spent_not_re
     assert decision.allowed
     assert calls == ["key:1", "key:1"]
     assert RateLimitBucket.objects.get().tat == pytest.approx(1000.010)
+
+
+@pytest.fixture
+def redis_limiter(db):
+    client = _redis_or_skip()
+    prefix = f"test-{uuid.uuid4().hex}:"
+    yield RedisLimiter(redis.Redis.from_url(REDIS_TEST_URL), prefix), client
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+def _take_reading(limiter: RedisLimiter, now: float = 1000.0):
+    return limiter.take_reading("key:1", f"{limiter.prefix}token", rate=1, burst=3, cost=1, now=now)
+
+
+def test_the_ingest_script_survives_redis_forgetting_it(redis_limiter):
+    """After a Redis restart (or SCRIPT FLUSH) the script is loaded again and counted once."""
+    limiter, client = redis_limiter
+    client.set(f"{limiter.prefix}token", b"v1")
+    assert _take_reading(limiter) == (Decision(True), b"v1")
+    client.script_flush()
+
+    assert _take_reading(limiter) == (Decision(True), b"v1")
+    assert _take_reading(limiter) == (Decision(True), b"v1")
+    refused, token = _take_reading(limiter)
+    assert (refused.allowed, token) == (False, b"v1")  # three taken: one per call, none twice
+
+
+def test_the_ingest_script_survives_its_connection_being_cut(redis_limiter):
+    limiter, client = redis_limiter
+    assert _take_reading(limiter)[0].allowed
+    own = limiter._scripts._connection()
+    client.client_kill_filter(_id=_client_id(client, own))
+
+    assert _take_reading(limiter)[0].allowed
+    assert _take_reading(limiter)[0].allowed
+    assert not _take_reading(limiter)[0].allowed
+
+
+def _client_id(client: redis.Redis, connection) -> int:
+    """The server's id for one of our connections, by its local port."""
+    port = connection._sock.getsockname()[1]
+    return next(c["id"] for c in client.client_list() if c["addr"].endswith(f":{port}"))
+
+
+def test_each_process_and_thread_has_its_own_script_connection(redis_limiter, monkeypatch):
+    """A forked web worker must not write on its parent's socket, nor two threads on one."""
+    import os
+    import threading
+
+    limiter, _ = redis_limiter
+    parent = limiter._scripts._connection()
+    assert limiter._scripts._connection() is parent
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(limiter._scripts._connection()))
+    thread.start()
+    thread.join()
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a child forked after the first call
+
+    assert seen[0] is not parent
+    assert limiter._scripts._connection() is not parent
+    assert _take_reading(limiter)[0].allowed
