@@ -185,3 +185,25 @@ def test_tracking_and_unsubscribe_links_expire(make_delivery, email, client, set
     with time_machine.travel(timezone.now() + timedelta(seconds=unsubscribe_age + 60)):
         assert client.get(links[2]).status_code == 404
     _assert_nothing_recorded()
+
+
+def test_tracking_links_are_the_paths_reverse_gives(db, settings):
+    """The links are built around a token reversed once (journeys.tracking._path): the same
+    as reverse() for every token signing makes, under a script prefix too."""
+    from django.urls import reverse, set_script_prefix
+
+    settings.SITE_URL = "https://journeys.example.com"
+    cases = [
+        (open_url(7), "journeys:track-open"),
+        (click_url(7, "https://shop.example.com/a?b=1&c=ä"), "journeys:track-click"),
+        (unsubscribe_url(7, 8, "email"), "journeys:unsubscribe"),
+    ]
+    for url, name in cases:
+        token = url.rsplit("/", 1)[1].removesuffix(".gif")
+        assert url == settings.SITE_URL + reverse(name, args=[token])
+    try:
+        set_script_prefix("/mounted/")
+        assert open_url(7).startswith("https://journeys.example.com/mounted/t/o/")
+    finally:
+        set_script_prefix("/")
+    assert open_url(7).startswith("https://journeys.example.com/t/o/")
