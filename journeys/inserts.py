@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -116,7 +116,16 @@ def _parameters(rows: Sequence[Model], fields: list[Field]) -> list:
 
 
 def _values(row: Model, fields: list[Field]) -> list:
-    return [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+    # The connection itself, not django.db.connection: every field's preparation reads
+    # connection.ops or .features, and through the proxy each read is a thread-local lookup
+    # (a third of preparing a group's rows).
+    # NULL needs no preparation (a new delivery's ten empty timestamps).
+    own = connections[DEFAULT_DB_ALIAS]
+    values = [field.pre_save(row, True) for field in fields]
+    return [
+        None if value is None else field.get_db_prep_save(value, own)
+        for field, value in zip(fields, values, strict=True)
+    ]
 
 
 def _saved(row: Model, pk: int) -> None:
