@@ -98,7 +98,8 @@ class TriggerAttribute(models.Model):
 class Event(models.Model):
     """One accepted trigger event. Rows are only ever added (and marked processed)."""
 
-    trigger = models.ForeignKey(Trigger, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: event_trigger_received starts with it.
+    trigger = models.ForeignKey(Trigger, on_delete=models.PROTECT, related_name="events", db_index=False)
     # Who sent it: an API key's source name, "segment:<key>", or "internal" for interactions.
     source = models.CharField(max_length=100)
     event_id = models.CharField(max_length=200, null=True, blank=True)

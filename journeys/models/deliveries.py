@@ -49,10 +49,13 @@ class Delivery(models.Model):
     as the idempotency key, so a task that runs twice cannot send twice.
     """
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="deliveries")
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="deliveries")
+    # No index of its own for these three: delivery_one_per_participant_step, delivery_step_status
+    # and delivery_contact_channel_sent start with them (an index less to write per insert and per
+    # status change, docs/performance.md).
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
     # Denormalised from the participant: frequency caps count a contact's recent messages.
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     channel = models.CharField(max_length=10, choices=DELIVERY_CHANNELS)
     # A message's content; none for a webhook call (a check constraint keeps them apart).
     content = models.ForeignKey(Content, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")

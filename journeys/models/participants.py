@@ -32,9 +32,11 @@ class Participant(models.Model):
     partial index over active participants, so its cost follows the due rows only.
     """
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="participants")
-    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="participants")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="participations")
+    # No index of its own for these three: participant_journey_entered, participant_version_step
+    # and participant_contact_state start with them.
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="participants", db_index=False)
+    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="participants", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="participations", db_index=False)
     state = models.CharField(max_length=10, choices=ParticipantState.choices, default=ParticipantState.ACTIVE)
     current_step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     step_started_at = models.DateTimeField(null=True, blank=True)
@@ -101,8 +103,9 @@ class HistoryOutcome(models.TextChoices):
 class ParticipantHistory(models.Model):
     """Append-only log of what happened to a participant, written with each change."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="history")
-    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: history_participant_at and history_step_outcome start with them.
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="history", db_index=False)
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     step_key = models.CharField(max_length=100, blank=True)
     outcome = models.CharField(max_length=20, choices=HistoryOutcome.choices)
     detail = models.JSONField(default=dict, blank=True)
