@@ -8,24 +8,21 @@ checks see the subclasses as the middleware they require. CSRF's stays Django's 
 path: the deploy checks look for it by name (the ingest views are exempt from it anyway).
 """
 
-from collections.abc import Callable
-
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
 
 # The paths of triggers.urls' ingest views (their URLs are the public API's, versioned).
 INGEST_PATHS = ("/api/v1/events", "/api/segment/")
 
 
-class _PassedByOnIngest:
-    get_response: Callable[[HttpRequest], HttpResponse]
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+class _PassedByOnIngest(MiddlewareMixin):
+    def __call__(self, request: HttpRequest) -> HttpResponse:  # type: ignore[override]  # sync only, as the project runs
         if request.path_info.startswith(INGEST_PATHS):
-            return self.get_response(request)
-        return super().__call__(request)  # type: ignore[misc]  # the Django middleware's
+            return self.get_response(request)  # type: ignore[return-value]  # a sync stack's response
+        return super().__call__(request)  # type: ignore[return-value]  # the Django middleware's
 
 
 class SessionMiddleware(_PassedByOnIngest, DjangoSessionMiddleware):

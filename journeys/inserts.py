@@ -33,7 +33,7 @@ def _statement(model: type[Model], conflict: tuple[str, ...], vendor: str, rows:
         # One array per column, as Django's bulk_create does on PostgreSQL: the statement is
         # the same for any number of rows, so PostgreSQL parses a dozen parameters instead
         # of hundreds, and psycopg converts it from its cache instead of splitting it anew.
-        arrays = ", ".join(f"%s::{field.db_type(connection).split('(')[0]}[]" for field in fields)
+        arrays = ", ".join(f"%s::{_array_type(field)}[]" for field in fields)
         placeholders = f"SELECT * FROM UNNEST({arrays})"
     else:
         placeholders = "VALUES " + ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
@@ -52,6 +52,14 @@ def _statement(model: type[Model], conflict: tuple[str, ...], vendor: str, rows:
         f"ON CONFLICT {target}DO NOTHING RETURNING {returning}"
     )
     return sql, fields
+
+
+def _array_type(field: Field) -> str:
+    """The column's type without its length (varchar, not varchar(200)), as Django's own
+    UNNEST inserts write it: nothing is cut."""
+    db_type = field.db_type(connection)
+    assert db_type is not None, f"{field} has a column"
+    return db_type.split("(")[0]
 
 
 def insert_unless_taken(row: Model, conflict: tuple[str, ...] = ()) -> bool:

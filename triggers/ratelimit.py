@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -259,14 +259,14 @@ class _ScriptConnection:
         self.client = client
         self._local = threading.local()  # threaded web servers: a connection per thread
 
-    def _connection(self) -> redis.connection.AbstractConnection:
+    def _connection(self) -> redis.connection.ConnectionInterface:
         held = getattr(self._local, "held", None)
         if held is None or held[0] != os.getpid():  # a forked child must not share the parent's socket
             held = (os.getpid(), self.client.connection_pool.make_connection())
             self._local.held = held
         return held[1]
 
-    def run(self, script: Script, keys: list[str], args: list) -> object:
+    def run(self, script: Script, keys: list[str], args: list) -> Any:
         connection = self._connection()
         try:
             connection.send_packed_command(
@@ -299,7 +299,7 @@ class RedisLimiter:
         self, key: str, read: str, *, rate: int, burst: int, cost: int, now: float
     ) -> tuple[Decision, bytes]:
         """`take`, and the value of the Redis key `read` (b"" if missing), in one round trip."""
-        wait, value = self._scripts.run(  # type: ignore[misc]  # the script returns two values
+        wait, value = self._scripts.run(
             self._take_reading, [f"{self.prefix}rate:{key}", read], [repr(now), repr(1.0 / rate), burst, cost]
         )
         return (ALLOWED if float(wait) <= 0 else Decision.refuse(float(wait))), value
