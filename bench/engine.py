@@ -301,6 +301,11 @@ def realtime(rate: int, seconds: int) -> dict:
         "checkpoints": checkpoints,
     }
     result["cpu_ms_per_event"]["all"] = round(sum(result["cpu_ms_per_event"].values()), 2)
+    # A shared machine's speed drifts (by a quarter from minute to minute on one, the engine's
+    # CPU with it); the bench's own parts do the same work per event whatever the code, so
+    # the engine's CPU over theirs compares code across runs (docs/performance.md, fifth round).
+    outside = sum(result["outside_cpu_ms_per_event"].values())
+    result["engine_over_outside"] = round(result["cpu_ms_per_event"]["all"] / outside, 2) if outside else None
     result["workers"], result["broker"] = ENV["Q_WORKERS"], "redis" if ENV["REDIS_URL"] else "orm"
     result["clusters"] = CLUSTERS
     print(f"realtime: {json.dumps(result)}")
