@@ -29,7 +29,7 @@ def _statement(model: type[Model], conflict: tuple[str, ...], vendor: str, rows:
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    if vendor == "postgresql" and rows > 1:
+    if _by_column(vendor, rows):
         # One array per column, as Django's bulk_create does on PostgreSQL: the statement is
         # the same for any number of rows, so PostgreSQL parses a dozen parameters instead
         # of hundreds, and psycopg converts it from its cache instead of splitting it anew.
@@ -52,6 +52,12 @@ def _statement(model: type[Model], conflict: tuple[str, ...], vendor: str, rows:
         f"ON CONFLICT {target}DO NOTHING RETURNING {returning}"
     )
     return sql, fields
+
+
+def _by_column(vendor: str, rows: int) -> bool:
+    """Whether the statement takes one array per column (UNNEST) rather than rows of values:
+    the statement's text and its parameters must agree."""
+    return vendor == "postgresql" and rows > 1
 
 
 def _array_type(field: Field) -> str:
@@ -118,7 +124,7 @@ def _parameters(rows: Sequence[Model], fields: list[Field]) -> list:
     """The statement's parameters: each row's values in turn, or on PostgreSQL (several rows)
     one list per column, for UNNEST."""
     values = [_values(row, fields) for row in rows]
-    if connection.vendor == "postgresql" and len(rows) > 1:
+    if _by_column(connection.vendor, len(rows)):
         return [list(column) for column in zip(*values, strict=True)]
     return [value for row_values in values for value in row_values]
 
