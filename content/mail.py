@@ -27,10 +27,9 @@ from django.core.mail.message import (
     RFC5322_EMAIL_LINE_LENGTH_LIMIT,
     forbid_multi_line_headers,
     sanitize_address,
-    utf8_charset_qp,
 )
 
-from . import smtp_pipelining
+from . import quoted_printable, smtp_pipelining
 from .errors import PermanentSendError, TransientSendError
 from .models import Email
 from .rendering import freeze, render
@@ -177,12 +176,24 @@ def _text_part(text: str, subtype: str) -> bytes | None:
         encoded = text.encode()
     except UnicodeEncodeError:  # a lone surrogate: Django raises, let it say so
         return None
-    if any(len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in text.splitlines()):
+    if _has_long_line(text, encoded):
         # What Charset.body_encode gives Django's SafeMIMEText, with the generator's line ends.
-        body = CRLF.join(LINE_END.split(utf8_charset_qp.body_encode(encoded))).encode()
+        body = CRLF.join(LINE_END.split(quoted_printable.body_encode(encoded))).encode()
         return _part_headers(subtype, "quoted-printable") + CRLF.encode() + body
     body = CRLF.join(LINE_END.split(text)).encode()
     return _part_headers(subtype, "7bit" if body.isascii() else "8bit") + CRLF.encode() + body
+
+
+def _has_long_line(text: str, encoded: bytes) -> bool:
+    """Django's test for quoted-printable: a line of `text` (by str.splitlines) longer than
+    RFC 5322 allows in UTF-8. The bytes' lines (split at \r and \n only) are at least as long
+    as the text's, so when none of them is too long, no line of the text is: one pass in C
+    for the common case, Django's own test otherwise."""
+    if max(map(len, encoded.splitlines()), default=0) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT:
+        return False
+    return any(
+        len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in text.splitlines()
+    )
 
 
 @lru_cache(maxsize=8)
