@@ -37,13 +37,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from content.backends import PushPayload, TextPayload, get_push_backend, get_text_backend
 from content.errors import PermanentSendError, RecipientUnsubscribed, RenderError, SendError, TransientSendError
 from content.mail import build_message, one_connection, render_email, send_message
-from content.models import Channel, Email, PushNotification, TextMessage
+from content.models import Channel, Content, Email, PushNotification, TextMessage
 from content.rendering import TemplateSyntaxError, render
 
 from . import consent, deliveries, tracking, webhooks
@@ -203,21 +203,22 @@ def retry_due_deliveries(now: datetime | None = None, limit: int = 500) -> int:
 
 
 def _load_for_sending(deliveries: QuerySet[Delivery]) -> list[Delivery]:
-    """The deliveries with everything a send reads, in one query (consent included)."""
+    """The deliveries with everything a send reads (consent included): what is each one's
+    own in one query, and the rows a chunk's deliveries share (their step, journey and
+    content, usually one of each) in one query each, built once for the chunk instead of
+    once per delivery (a fifth of sending's CPU when they came with every row, issue 15)."""
     unsubscribed = Consent.objects.filter(
         contact=OuterRef("contact_id"), channel=OuterRef("channel"), status=ConsentStatus.UNSUBSCRIBED
     )
     return list(
-        deliveries.select_related(
-            "contact",
+        deliveries.select_related("contact", "participant__entry_event")
+        .prefetch_related(
             "step",
             "participant__journey",
-            "participant__entry_event",
             # The channel's own row, so content.specific costs no query.
-            "content__email",
-            "content__textmessage",
-            "content__pushnotification",
-        ).annotate(contact_unsubscribed=Exists(unsubscribed))
+            Prefetch("content", Content.objects.select_related("email", "textmessage", "pushnotification")),
+        )
+        .annotate(contact_unsubscribed=Exists(unsubscribed))
     )
 
 
