@@ -352,6 +352,7 @@ def _prefill(port: int, key: str, count: int, sink: SmtpSink) -> None:
     assert wait_for(arrived, 60 + count / 50, interval=1), "the prefill's emails did not all arrive"
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+    print(f"prefilled: {count} events", flush=True)  # e.g. to reset pg_stat_statements here
 
 
 def _post_batch(port: int, key: str, body: bytes) -> int:

@@ -136,7 +136,9 @@ class Event(models.Model):
             # received_at alone PostgreSQL read and sorted the whole backlog for each group
             # once one built up (3,600 rows, 10 ms a group at 300 events/s; issue 15). The
             # sweep looks for them too.
-            models.Index(fields=["received_at", "id"], condition=Q(processed_at__isnull=True), name="event_unprocessed"),
+            models.Index(
+                fields=["received_at", "id"], condition=Q(processed_at__isnull=True), name="event_unprocessed"
+            ),
         ]
 
     def __str__(self) -> str:
