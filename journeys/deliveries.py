@@ -12,13 +12,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Field, Q, QuerySet
 from django.utils import timezone
 
+from .inserts import prepared
 from .models import WEBHOOK, Delivery, DeliveryStatus
 from .queue import enqueue_dispatch
 
@@ -99,38 +101,56 @@ def _move_each(moves: Mapping[int, tuple[str, dict[str, Any]]], source: Iterable
     The rows still in one of `source` move together (one statement, one instant). Returns
     how many moved.
 
-    The sending loop's statement: written as SQL here, not compiled by the ORM per message
-    (resolving a CASE of When(pk=…) per column cost more CPU than the send it records)."""
+    The sending loop's statement: written as SQL here, once per shape (which row sets which
+    columns), not compiled by the ORM per message (resolving a CASE of When(pk=…) per column
+    cost more CPU than the send it records)."""
     source = list(source)
     for target, _ in moves.values():
         forbidden = [s for s in source if not allowed(s, target)]
         if forbidden:
             raise ForbiddenTransition(f"a delivery cannot go from {', '.join(forbidden)} to {target}")
-    changes = {pk: {"status": target, **fields} for pk, (target, fields) in moves.items()}
-    quote, meta = connection.ops.quote_name, Delivery._meta
-    id_column = quote(meta.pk.column)  # type: ignore[union-attr]  # a model has a primary key
-    assignments, params = [], []
-    for name in dict.fromkeys(name for fields in changes.values() for name in fields):
-        field = meta.get_field(name)
-        assert isinstance(field, Field) and name != "updated_at", name
-        whens = []
-        for pk, fields in changes.items():
-            if name in fields:
-                whens.append(f"WHEN {id_column} = %s THEN %s")
-                params += [pk, field.get_db_prep_save(fields[name], connection)]
-        column = quote(field.column)
-        assignments.append(f"{column} = CASE {' '.join(whens)} ELSE {column} END")
-    assignments.append(f"{quote('updated_at')} = %s")
-    params.append(meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection))  # type: ignore[union-attr]
-    params += [*changes, *source]
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
-        f"WHERE {id_column} IN ({', '.join(['%s'] * len(changes))}) "
-        f"AND {quote('status')} IN ({', '.join(['%s'] * len(source))})"
-    )
-    with connection.cursor() as cursor:
+    rows = [(pk, {"status": target, **fields}) for pk, (target, fields) in moves.items()]
+    sql, columns = _move_each_statement(tuple(tuple(fields) for _, fields in rows), len(source))
+    own = connections[DEFAULT_DB_ALIAS]
+    params: list[Any] = []
+    for field, setting in columns:
+        for index in setting:
+            pk, fields = rows[index]
+            params += [pk, prepared(field, fields[field.name], own)]
+    params.append(prepared(_UPDATED_AT, timezone.now(), own))
+    params += [pk for pk, _ in rows]
+    params += source
+    with own.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+_UPDATED_AT = Delivery._meta.get_field("updated_at")
+
+
+@lru_cache(maxsize=64)
+def _move_each_statement(shape: tuple[tuple[str, ...], ...], sources: int) -> tuple[str, list[tuple[Field, list[int]]]]:
+    """The UPDATE for rows that set these columns (`shape`: each row's field names, in order)
+    from `sources` statuses, and for each column its field and the rows (by position) that
+    set it, in the order of the statement's parameters."""
+    quote, meta = connection.ops.quote_name, Delivery._meta
+    id_column = quote(meta.pk.column)  # type: ignore[union-attr]  # a model has a primary key
+    assignments, columns = [], []
+    for name in dict.fromkeys(name for names in shape for name in names):
+        field = meta.get_field(name)
+        assert isinstance(field, Field) and name != "updated_at", name
+        setting = [index for index, names in enumerate(shape) if name in names]
+        whens = " ".join([f"WHEN {id_column} = %s THEN %s"] * len(setting))
+        column = quote(field.column)
+        assignments.append(f"{column} = CASE {whens} ELSE {column} END")
+        columns.append((field, setting))
+    assignments.append(f"{quote(_UPDATED_AT.column)} = %s")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE {id_column} IN ({', '.join(['%s'] * len(shape))}) "
+        f"AND {quote('status')} IN ({', '.join(['%s'] * sources)})"
+    )
+    return sql, columns
 
 
 def _one(delivery_id: int) -> QuerySet[Delivery]:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from psycopg.types.json import Jsonb
 
@@ -189,12 +190,19 @@ def _values(row: Model, fields: list[Field]) -> list:
     values = []
     for field, plain in zip(fields, _plain_kinds(type(row), own.vendor), strict=True):
         value = field.pre_save(row, True)
-        # NULL needs no preparation (a new delivery's ten empty timestamps), nor a value that
-        # its field's preparation returns as it is.
-        if value is not None and (type(value) is not plain or (plain is datetime and value.tzinfo is None)):
-            value = field.get_db_prep_save(value, own)
-        values.append(value)
+        values.append(value if _as_is(value, plain) else field.get_db_prep_save(value, own))
     return values
+
+
+def prepared(field: Field, value: Any, own: BaseDatabaseWrapper) -> Any:
+    """field.get_db_prep_save(value, own), skipped where it would return the value as it is."""
+    return value if _as_is(value, _plain_kind(field, own.vendor)) else field.get_db_prep_save(value, own)
+
+
+def _as_is(value: Any, plain: type | None) -> bool:
+    # NULL needs no preparation (a new delivery's ten empty timestamps), nor a value that its
+    # field's preparation returns as it is (an aware datetime: a naive one gets the warning).
+    return value is None or (type(value) is plain and (plain is not datetime or value.tzinfo is not None))
 
 
 # Fields whose preparation for the database returns a value of this exact type as it is (for
@@ -228,6 +236,7 @@ def _plain_kinds(model: type[Model], vendor: str) -> list[type | None]:
     return [_plain_kind(field, vendor) for field in _columns(model)]
 
 
+@cache
 def _plain_kind(field: Field, vendor: str) -> type | None:
     if type(field) in (models.ForeignKey, models.OneToOneField):
         return _plain_kind(field.target_field, vendor)  # type: ignore[attr-defined]  # a relation's
