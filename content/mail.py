@@ -98,10 +98,11 @@ def add_preheader(html: str, preheader: str) -> str:
 
 
 class _OneLineFolding(Compat32):
-    """The compat32 policy Django's messages use, with one shortcut: a header whose value is
+    """The compat32 policy Django's messages use, with two shortcuts: a header whose value is
     plain ASCII on one line and fits within `max_line_length` with its name is written as is,
-    which is what compat32's folding (an `email.header.Header` per header, ~40 % of building
-    an email's bytes) writes for it too. Anything else (longer, non-ASCII, an encoded or
+    and a longer one with no whitespace on a continuation line of its own, which
+    is what compat32's folding (an `email.header.Header` per header, ~40 % of building an
+    email's bytes) writes for them too. Anything else (longer, non-ASCII, an encoded or
     `Header` value) is folded by compat32 itself. tests/content/test_mail_bytes.py compares
     the bytes of both."""
 
@@ -112,10 +113,19 @@ class _OneLineFolding(Compat32):
             and "\r" not in value
             and "\n" not in value
             and self.max_line_length
-            and len(name) + 2 + len(value) <= self.max_line_length
         ):
-            return f"{name}: {value}{self.linesep}"
+            if len(name) + 2 + len(value) <= self.max_line_length:
+                return f"{name}: {value}{self.linesep}"
+            if UNFOLDABLE.fullmatch(value):
+                # Too long, and nowhere compat32 folds (a List-Unsubscribe URL): it moves the
+                # value whole to a continuation line.
+                return f"{name}: {self.linesep} {value}{self.linesep}"
         return super()._fold(name, value, sanitize)  # type: ignore[misc]  # compat32's own (typeshed omits it)
+
+
+# Printable ASCII without a space: compat32 folds only at whitespace (tests/content/
+# test_mail_bytes.py tries "," and ";" too).
+UNFOLDABLE = re.compile(r"[!-~]+")
 
 
 ONE_LINE_FOLDING = _OneLineFolding()
@@ -178,10 +188,14 @@ def _text_part(text: str, subtype: str) -> bytes | None:
         return None
     if _has_long_line(text, encoded):
         # What Charset.body_encode gives Django's SafeMIMEText, with the generator's line ends.
-        body = CRLF.join(LINE_END.split(quoted_printable.body_encode(encoded))).encode()
+        body = quoted_printable.body_encode(encoded, eol=CRLF).encode()
         return _part_headers(subtype, "quoted-printable") + CRLF.encode() + body
     body = CRLF.join(LINE_END.split(text)).encode()
     return _part_headers(subtype, "7bit" if body.isascii() else "8bit") + CRLF.encode() + body
+
+
+# Where str.splitlines splits a line and bytes.splitlines does not.
+OTHER_LINE_ENDS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def _has_long_line(text: str, encoded: bytes) -> bool:
@@ -191,6 +205,8 @@ def _has_long_line(text: str, encoded: bytes) -> bool:
     for the common case, Django's own test otherwise."""
     if max(map(len, encoded.splitlines()), default=0) <= RFC5322_EMAIL_LINE_LENGTH_LIMIT:
         return False
+    if not OTHER_LINE_ENDS.search(text):  # then the text's lines are the bytes' lines
+        return True
     return any(
         len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in text.splitlines()
     )

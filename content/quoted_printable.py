@@ -17,18 +17,19 @@ import re
 # they are and writes "=XX" for the rest. "=" is quoted first, so this pass leaves it be.
 _QUOTED = re.compile(r"[^\t\n\r -~]")
 MAX_LINE = 76  # RFC 2045, email.quoprimime's default
-SOFT_BREAK = "=\n"
 
 
 def _quote(match: re.Match[str]) -> str:
     return _quote_char(match.group())
 
 
-def body_encode(data: bytes) -> str:
+def body_encode(data: bytes, eol: str = "\n") -> str:
     """`email.charset.Charset("utf-8")` with QP body encoding: its `body_encode(data)`, for
-    the UTF-8 bytes of a body ("\\n" line ends, as the generator then rewrites them)."""
+    the UTF-8 bytes of a body, with `eol` between the lines (the charset's "\\n" by default,
+    which the generator then rewrites; the wire's CRLF saves that pass)."""
     if not data:
         return ""
+    soft_break = "=" + eol
     body = _QUOTED.sub(_quote, data.decode("latin-1").replace("=", "=3D"))
     lines: list[str] = []
     append = lines.append
@@ -53,15 +54,15 @@ def body_encode(data: bytes) -> str:
             if room >= 3:
                 end = _quote_char(line[-1])
             elif room == 2:
-                end = line[-1] + SOFT_BREAK
+                end = line[-1] + soft_break
             else:
-                end = SOFT_BREAK + _quote_char(line[-1])
+                end = soft_break + _quote_char(line[-1])
             append(line[start:-1] + end)
         else:
             append(line[start:])
     if body[-1] in "\r\n":
         append("")
-    return "\n".join(lines)
+    return eol.join(lines)
 
 
 def _quote_char(char: str) -> str:

@@ -69,12 +69,22 @@ def test_the_bytes_are_compat32s(subject, from_email, reply_to):
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in fast
 
 
-def test_random_header_values_fold_alike():
-    alphabet = "ab =?;,\t()<>\"'@.:-_/xyzXYZ0123456789\x01\x7f"
+@pytest.mark.parametrize(
+    "alphabet",
+    [
+        "ab =?;,\t()<>\"'@.:-_/xyzXYZ0123456789\x01\x7f",
+        # A long value with nowhere to fold (a List-Unsubscribe URL): a line of its own.
+        "".join(chr(c) for c in range(33, 127) if chr(c) not in ",;"),
+        "".join(chr(c) for c in range(33, 127) if chr(c) not in ",;") + ",; \t",
+        "".join(chr(c) for c in range(33, 127)),  # "," and ";" but no space
+    ],
+)
+def test_random_header_values_fold_alike(alphabet):
     chooser = random.Random(15)
     for _ in range(20_000):
         name = chooser.choice(["Subject", "To", "Message-ID", "List-Unsubscribe", "X-Delivery-Id", "Reply-To"])
-        value = "".join(chooser.choice(alphabet) for _ in range(chooser.randint(0, 90)))
+        size = chooser.choice([chooser.randint(0, 90), chooser.randint(60, 400)])
+        value = "".join(chooser.choice(alphabet) for _ in range(size))
         assert ONE_LINE_FOLDING.fold(name, value) == compat32.fold(name, value), (name, value)
 
 

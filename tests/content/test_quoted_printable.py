@@ -2,6 +2,7 @@
 and content.mail's long-line test answers as Django's does."""
 
 import random
+import re
 
 import pytest
 from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, utf8_charset_qp
@@ -37,6 +38,13 @@ def test_crafted_bodies_are_encoded_as_django_encodes_them(text):
     data = text.encode()
 
     assert quoted_printable.body_encode(data) == _djangos(data)
+
+
+def test_with_crlf_it_is_what_the_generator_makes_of_djangos():
+    text = "x" * 80 + " \r\n" + "é" * 40 + "\n=\rend \n"
+    data = text.encode()
+
+    assert quoted_printable.body_encode(data, eol="\r\n") == "\r\n".join(re.split(r"\r\n|\r|\n", _djangos(data)))
 
 
 def test_random_bodies_are_encoded_as_django_encodes_them():
