@@ -89,7 +89,7 @@ def insert_unless_taken(row: Model, conflict: tuple[str, ...] = ()) -> bool:
     errors (a foreign key, a check) raise as they would from `save`."""
     sql, fields = _statement(type(row), conflict, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, _values(row, fields))
+        cursor.execute(sql, _values(row, fields, connections[DEFAULT_DB_ALIAS]))
         inserted = cursor.fetchone()
     if inserted is None:
         return False
@@ -139,8 +139,12 @@ def insert_many(rows: Sequence[Model]) -> None:
 def _parameters(rows: Sequence[Model], fields: list[Field]) -> list:
     """The statement's parameters: each row's values in turn, or on PostgreSQL (several rows)
     one array per column, for UNNEST."""
-    values = [_values(row, fields) for row in rows]
-    if _by_column(connection.vendor, len(rows)):
+    # The connection itself, not django.db.connection: every field's preparation reads
+    # connection.ops or .features, and through the proxy each read is a thread-local lookup
+    # (a third of preparing a group's rows); and looked up once, not per row.
+    own = connections[DEFAULT_DB_ALIAS]
+    values = [_values(row, fields, own) for row in rows]
+    if _by_column(own.vendor, len(rows)):
         return [_array_literal(column) for column in zip(*values, strict=True)]
     return [value for row_values in values for value in row_values]
 
@@ -182,11 +186,7 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _values(row: Model, fields: list[Field]) -> list:
-    # The connection itself, not django.db.connection: every field's preparation reads
-    # connection.ops or .features, and through the proxy each read is a thread-local lookup
-    # (a third of preparing a group's rows).
-    own = connections[DEFAULT_DB_ALIAS]
+def _values(row: Model, fields: list[Field], own: BaseDatabaseWrapper) -> list:
     values = []
     for field, plain in zip(fields, _plain_kinds(type(row), own.vendor), strict=True):
         value = field.pre_save(row, True)
