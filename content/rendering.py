@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.template.base import TextNode
 
 from .errors import RenderError
 from .render_limits import check_output, limited
@@ -90,6 +91,16 @@ def compile_template(source: str, *, html: bool) -> Template:
     return (HTML_ENGINE if html else TEXT_ENGINE).from_string(source)
 
 
+@lru_cache(maxsize=1024)
+def _static_text(source: str, html: bool) -> str | None:
+    """What a template without variables or tags renders whatever the context (its text,
+    comments dropped), or None. A preheader or a plain subject is often such a template, and
+    a render costs a Context and Django's render machinery, a few times the text's copy."""
+    nodes = compile_template(source, html=html).nodelist
+    texts = [node.s for node in nodes if type(node) is TextNode]  # type: ignore[attr-defined]  # a TextNode's
+    return "".join(texts) if len(texts) == len(nodes) else None
+
+
 def render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
     """Render a message template with only `context` visible.
 
@@ -98,6 +109,9 @@ def render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
     """
     if not source:
         return ""
+    static = _static_text(source, html)
+    if static is not None:
+        return check_output(static)
     template = compile_template(source, html=html)
     try:
         with limited():

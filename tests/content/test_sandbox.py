@@ -100,3 +100,25 @@ def test_an_email_freezes_its_context_once_and_its_templates_share_it():
     assert freeze(frozen) is frozen  # read-only all the way down: nothing to copy
     assert render("{{ contact.first_name }}: {{ trigger.items.0.name }}", frozen, html=False) == "Ana: Mug"
     assert render("{{ trigger.items.clear }}{{ trigger.items|length }}", frozen, html=False) == "1"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Your cart is saved: finish your purchase in one click.",
+        "<p>Plain & simple {# a note for the team #}</p>",
+        "{# only a comment #}",
+        "Hello {{ contact.first_name }}",
+        "{% if trigger.cart_total %}x{% endif %}",
+    ],
+)
+@pytest.mark.parametrize("html", [True, False])
+def test_a_template_renders_the_same_whether_or_not_it_has_variables(source, html):
+    """content.rendering skips Django's render for a template of text only: same output."""
+    from django.template import Context
+
+    from content.rendering import compile_template
+
+    expected = str(compile_template(source, html=html).render(Context(dict(freeze(CONTEXT)), autoescape=html)))
+
+    assert render(source, CONTEXT, html=html) == expected
