@@ -4,6 +4,7 @@
     .venv/bin/python bench/engine.py all            # realtime, throughput, scale
     .venv/bin/python bench/engine.py realtime --rate 300 --seconds 60
     BENCH_REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/engine.py realtime --rate 300
+    .venv/bin/python bench/engine.py realtime --rate 300 --prefill 20000   # on a database that has run a while
     .venv/bin/python bench/engine.py throughput --events 3000
     .venv/bin/python bench/engine.py scale --waiting 1000000 --due 100000
     BENCH_WORKERS=4 BENCH_REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/engine.py realtime
