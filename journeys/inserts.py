@@ -64,6 +64,11 @@ def _statement(model: type[Model], conflict: tuple[str, ...], vendor: str, rows:
     return sql, fields
 
 
+def _shape(vendor: str, rows: int) -> int:
+    """The row count `_statement` is cached by: by column, any count above one is one statement."""
+    return 2 if _by_column(vendor, rows) else rows
+
+
 def _columns(model: type[Model]) -> list[Field]:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
@@ -106,7 +111,7 @@ def insert_many_unless_taken(rows: list[M], conflict: tuple[str, ...]) -> list[M
     per_statement = _per_statement()
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        sql, fields = _statement(type(chunk[0]), conflict, connection.vendor, len(chunk))
+        sql, fields = _statement(type(chunk[0]), conflict, connection.vendor, _shape(connection.vendor, len(chunk)))
         by_key = {tuple(getattr(row, name) for name in conflict): row for row in chunk}
         with connection.cursor() as cursor:
             cursor.execute(sql, _parameters(chunk, fields))
@@ -128,7 +133,7 @@ def insert_many(rows: Sequence[Model]) -> None:
         chunk = rows[start : start + per_statement]
         for row in chunk:  # a related row saved after this one was built: take its id
             row._prepare_related_fields_for_save(operation_name="insert_many")  # type: ignore[attr-defined]
-        sql, fields = _statement(type(chunk[0]), None, connection.vendor, len(chunk))
+        sql, fields = _statement(type(chunk[0]), None, connection.vendor, _shape(connection.vendor, len(chunk)))
         with connection.cursor() as cursor:
             cursor.execute(sql, _parameters(chunk, fields))
             returned = cursor.fetchall()
@@ -201,8 +206,9 @@ def prepared(field: Field, value: Any, own: BaseDatabaseWrapper) -> Any:
 
 def _as_is(value: Any, plain: type | None) -> bool:
     # NULL needs no preparation (a new delivery's ten empty timestamps), nor a value that its
-    # field's preparation returns as it is (an aware datetime: a naive one gets the warning).
-    return value is None or (type(value) is plain and (plain is not datetime or value.tzinfo is not None))
+    # field's preparation returns as it is (an aware datetime, as timezone.is_aware tells: a
+    # naive one gets Django's warning and TIME_ZONE).
+    return value is None or (type(value) is plain and (plain is not datetime or value.utcoffset() is not None))
 
 
 # Fields whose preparation for the database returns a value of this exact type as it is (for

@@ -3,13 +3,13 @@ every value must come back as it went in, however awkward."""
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 import pytest
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
-from journeys.inserts import _array_literal, insert_many_unless_taken
+from journeys.inserts import _array_literal, _as_is, insert_many_unless_taken
 from journeys.models import Contact
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="array literals are PostgreSQL's")
@@ -125,3 +125,16 @@ def test_contacts_inserted_together_read_back_equal(db):
     for i, text in enumerate(AWKWARD_TEXT):
         contact = stored[f"awkward-{i}"]
         assert (contact.first_name, contact.last_name, contact.attributes) == (text, text[::-1], {"note": text, "n": i})
+
+
+class _NoOffset(tzinfo):
+    def utcoffset(self, dt):
+        return None
+
+
+def test_a_datetime_whose_zone_gives_no_offset_is_prepared_as_django_does():
+    """Django's timezone.is_naive() asks utcoffset(), not tzinfo: such a value is naive and
+    goes through the field's preparation (its warning, TIME_ZONE), not written as it is."""
+    assert _as_is(datetime(2026, 12, 7, tzinfo=UTC), datetime)
+    assert not _as_is(datetime(2026, 12, 7, tzinfo=_NoOffset()), datetime)
+    assert not _as_is(datetime(2026, 12, 7), datetime)
