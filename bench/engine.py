@@ -227,15 +227,10 @@ def realtime(rate: int, seconds: int, prefill: int = 0) -> dict:
         for _ in range(CLUSTERS):
             processes.start_cluster(env)
         assert wait_for(lambda: _port_open(port), 30), "gunicorn did not start"
-        request_head = (
-            f"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {key}\r\nConnection: close\r\n"
-        ).encode()
+        request_head = _request_head(port, "/api/v1/events", key)
 
         def post(i: int) -> float:
-            """One event over its own connection (gunicorn's sync workers close each one),
-            written as bytes: the load generator shares the engine's two cores, so it
-            should cost little (http.client cost about twice as much)."""
+            """One event: its 202's time."""
             body = json.dumps(
                 {
                     "trigger": "abandoned_cart",
@@ -244,11 +239,7 @@ def realtime(rate: int, seconds: int, prefill: int = 0) -> dict:
                     "attributes": {"cart_total": 80},
                 }
             ).encode()
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-                conn.sendall(request_head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-                response = b""
-                while chunk := conn.recv(65536):
-                    response += chunk
+            response = _exchange(port, request_head + b"Content-Length: %d\r\n\r\n" % len(body) + body, timeout=10)
             status = response[9:12]
             assert status == b"202", response[:200]
             return time.time()
@@ -357,16 +348,27 @@ def _prefill(port: int, key: str, count: int, sink: SmtpSink) -> None:
 
 
 def _post_batch(port: int, key: str, body: bytes) -> int:
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
-        conn.sendall(
-            f"POST /api/v1/events/batch HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {key}\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+    head = _request_head(port, "/api/v1/events/batch", key)
+    return int(_exchange(port, head + b"Content-Length: %d\r\n\r\n" % len(body) + body, timeout=60)[9:12])
+
+
+def _request_head(port: int, path: str, key: str) -> bytes:
+    """A POST's head but its Content-Length, written as bytes once (the load generator shares
+    the engine's two cores, so it should cost little: http.client cost about twice as much)."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {key}\r\nConnection: close\r\n"
+    ).encode()
+
+
+def _exchange(port: int, request: bytes, timeout: float) -> bytes:
+    """One request over its own connection (gunicorn's sync workers close each one): the response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(request)
         response = b""
         while chunk := conn.recv(65536):
             response += chunk
-    return int(response[9:12])
+    return response
 
 
 def _outside_cpu(sink: SmtpSink) -> dict[str, float]:
