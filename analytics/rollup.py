@@ -9,8 +9,9 @@ What changed is found three ways:
 - History is append-only, and journeys.transitions writes a history row with every change
   of a participant that a figure depends on (entry, state, current step, goal, exit), in
   the same transaction. Rows above `history_mark` (their id) name the participants.
-- Deliveries change in place; every write sets `updated_at` (journeys.sending, .tracking,
-  .transitions). Rows written after `deliveries_mark` name the participants.
+- Deliveries change in place; every write of what a figure counts sets `updated_at`
+  (journeys.deliveries; noting an attempt started changes nothing counted and does not).
+  Rows written after `deliveries_mark` name the participants.
 - Deleted participants leave no row to find: a pre_delete receiver on Contact records their
   hours as StaleHours in the deleting transaction (a deleted journey takes its rollup rows).
 

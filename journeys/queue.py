@@ -27,7 +27,27 @@ DISPATCH_CHUNK = 50
 
 logger = logging.getLogger(__name__)
 
-_collected: ContextVar[list[int] | None] = ContextVar("collected_dispatches", default=None)
+
+class Collected:
+    """The deliveries queued inside a `collecting_dispatches` block, for `dispatch_collected`.
+
+    `claimed` were claimed by their own INSERT (journeys.deliveries.create asked `take_claim`):
+    the worker that inserted them sends them right after the block, so the claim's UPDATE of
+    every row (and its SELECT … FOR UPDATE) is spared. At most INLINE_DISPATCH_LIMIT are, so
+    every claimed one is sent inline; the rest (a larger fan-out, and deliveries queued by
+    other changes, a release from quiet hours) go the usual way and are claimed by their sender.
+    """
+
+    def __init__(self) -> None:
+        self.claimed: list[int] = []
+        self.unclaimed: list[int] = []
+        self.claims = 0  # claims given out (a delivery rolled back with its savepoint keeps its claim)
+
+    def __len__(self) -> int:
+        return len(self.claimed) + len(self.unclaimed)
+
+
+_collected: ContextVar[Collected | None] = ContextVar("collected_dispatches", default=None)
 
 
 _broker_of_process: tuple[int, Broker] | None = None
@@ -51,22 +71,36 @@ def _enqueue_after_commit(func: str, *args, group: str) -> None:
     transaction.on_commit(lambda: _enqueue(func, *args, group=group))
 
 
-def enqueue_dispatch(delivery_id: int) -> None:
+def enqueue_dispatch(delivery_id: int, *, claimed: bool = False) -> None:
+    """Send a queued delivery after commit; `claimed` when its INSERT claimed it (take_claim)."""
     collected = _collected.get()
     if collected is not None:
-        collected.append(delivery_id)
+        (collected.claimed if claimed else collected.unclaimed).append(delivery_id)
         return
+    assert not claimed, "only a collecting block claims at insert"
     _enqueue_after_commit("journeys.tasks.dispatch_delivery", delivery_id, group="dispatch")
 
 
+def take_claim() -> bool:
+    """May a delivery being inserted now be claimed by its INSERT? Yes inside a collecting
+    block with room left to send it inline (the block's worker sends it right after)."""
+    collected = _collected.get()
+    if collected is None or collected.claims >= INLINE_DISPATCH_LIMIT:
+        return False
+    collected.claims += 1
+    return True
+
+
 @contextmanager
-def collecting_dispatches() -> Iterator[list[int]]:
+def collecting_dispatches() -> Iterator[Collected]:
     """Collect the deliveries queued inside the block instead of enqueueing one task each.
 
-    Hand the list to `dispatch_collected` once the block's transactions have committed. An
-    id whose transaction rolled back is harmless: dispatch finds no queued row and stops.
+    Hand them to `dispatch_collected` once the block's transactions have committed. An id
+    whose transaction rolled back is harmless: dispatch finds no queued row and stops. A
+    block that raises before then leaves its claimed deliveries to the sweep, after their
+    lease (the bound of any claim whose sender died).
     """
-    collected: list[int] = []
+    collected = Collected()
     token = _collected.set(collected)
     try:
         yield collected
@@ -74,17 +108,18 @@ def collecting_dispatches() -> Iterator[list[int]]:
         _collected.reset(token)
 
 
-def dispatch_collected(delivery_ids: list[int]) -> None:
-    from .sending import dispatch_deliveries, dispatch_delivery
+def dispatch_collected(collected: Collected) -> None:
+    from .sending import dispatch_deliveries
 
-    if len(delivery_ids) == 1:
-        dispatch_delivery(delivery_ids[0])
+    if len(collected) <= INLINE_DISPATCH_LIMIT:
+        if collected:
+            dispatch_deliveries(collected.unclaimed, claimed=collected.claimed)
         return
-    if len(delivery_ids) <= INLINE_DISPATCH_LIMIT:
-        dispatch_deliveries(delivery_ids)
-        return
-    for start in range(0, len(delivery_ids), DISPATCH_CHUNK):
-        chunk = delivery_ids[start : start + DISPATCH_CHUNK]
+    if collected.claimed:
+        dispatch_deliveries([], claimed=collected.claimed)
+    unclaimed = collected.unclaimed
+    for start in range(0, len(unclaimed), DISPATCH_CHUNK):
+        chunk = unclaimed[start : start + DISPATCH_CHUNK]
         _enqueue_after_commit("journeys.tasks.dispatch_deliveries", chunk, group="dispatch")
 
 

@@ -22,7 +22,6 @@ from .models import (
     ONCE_EVER,
     Contact,
     Delivery,
-    DeliveryStatus,
     HistoryOutcome,
     JourneyVersion,
     Participant,
@@ -30,7 +29,6 @@ from .models import (
     ParticipantState,
     Step,
 )
-from .queue import enqueue_dispatch
 
 # After a failure the participant is looked at again after this many seconds, doubling per
 # attempt up to an hour: one broken row never crash-loops a worker.
@@ -66,8 +64,7 @@ class Writes:
             for row, delivery in self.naming_delivery:
                 row.detail["delivery"] = delivery.pk
             for delivery in self.new_deliveries:
-                if delivery.status == DeliveryStatus.QUEUED:
-                    enqueue_dispatch(delivery.pk)
+                deliveries.queued(delivery)
             self.new_deliveries, self.naming_delivery = [], []
         # Participants of a batch mostly end up alike (same step, same wake-up time): one
         # UPDATE per distinct set of values, not one per row (and no CASE per row).
