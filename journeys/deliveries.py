@@ -229,9 +229,25 @@ def create(
 
 
 def queued(delivery: Delivery) -> None:
-    """Hand a delivery `create` just inserted to the workers after commit, if it is queued."""
+    """Hand a delivery `create` just inserted to the workers after commit, if it is queued
+    (with the lease it was inserted with, when it was claimed: a new row has an attempt only then)."""
     if delivery.status == S.QUEUED:
-        enqueue_dispatch(delivery.pk, claimed=delivery.attempts > 0)
+        enqueue_dispatch(delivery.pk, claimed_until=delivery.next_attempt_at if delivery.attempts else None)
+
+
+def still_claimed(claimed: Mapping[int, datetime], now: datetime) -> Q:
+    """The deliveries among `claimed` (id -> the lease their INSERT wrote, queue.Collected)
+    that are still this sender's: queued, not started, with that very lease, not over. A row
+    whose lease ran out is the sweep's to claim again (then its lease is another), and an id
+    that names another row (SQLite may give a rolled-back row's id again) has another lease."""
+    by_lease: dict[datetime, list[int]] = {}
+    for pk, until in claimed.items():
+        if until > now:
+            by_lease.setdefault(until, []).append(pk)
+    ours = Q(pk__in=[])
+    for until, pks in by_lease.items():
+        ours |= Q(pk__in=pks, next_attempt_at=until)
+    return ours & Q(status=S.QUEUED, sending_started_at__isnull=True)
 
 
 def release_held(delivery: Delivery, *, status: str, reason: str, next_attempt_at: datetime | None) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 
 from django.db import close_old_connections, connection, transaction
 from django_q.brokers import Broker, get_broker
@@ -39,7 +40,7 @@ class Collected:
     """
 
     def __init__(self) -> None:
-        self.claimed: list[int] = []
+        self.claimed: dict[int, datetime] = {}  # id -> the lease its INSERT wrote
         self.unclaimed: list[int] = []
         self.claims = 0  # claims given out (a delivery rolled back with its savepoint keeps its claim)
 
@@ -71,14 +72,18 @@ def _enqueue_after_commit(func: str, *args, group: str) -> None:
     transaction.on_commit(lambda: _enqueue(func, *args, group=group))
 
 
-def enqueue_dispatch(delivery_id: int, *, claimed: bool = False) -> None:
-    """Send a queued delivery after commit; `claimed` when its INSERT claimed it (take_claim)."""
+def enqueue_dispatch(delivery_id: int, *, claimed_until: datetime | None = None) -> None:
+    """Send a queued delivery after commit; `claimed_until` is the lease its INSERT wrote when
+    it claimed it (take_claim)."""
     collected = _collected.get()
-    if collected is not None:
-        (collected.claimed if claimed else collected.unclaimed).append(delivery_id)
-        return
-    assert not claimed, "only a collecting block claims at insert"
-    _enqueue_after_commit("journeys.tasks.dispatch_delivery", delivery_id, group="dispatch")
+    if collected is None:
+        if claimed_until is not None:
+            raise ValueError("only a collecting block claims at insert")
+        _enqueue_after_commit("journeys.tasks.dispatch_delivery", delivery_id, group="dispatch")
+    elif claimed_until is None:
+        collected.unclaimed.append(delivery_id)
+    else:
+        collected.claimed[delivery_id] = claimed_until
 
 
 def take_claim() -> bool:
@@ -115,12 +120,13 @@ def dispatch_collected(collected: Collected) -> None:
         if collected:
             dispatch_deliveries(collected.unclaimed, claimed=collected.claimed)
         return
-    if collected.claimed:
-        dispatch_deliveries([], claimed=collected.claimed)
+    # A larger fan-out: the unclaimed go to other workers first, not after this one's sends.
     unclaimed = collected.unclaimed
     for start in range(0, len(unclaimed), DISPATCH_CHUNK):
         chunk = unclaimed[start : start + DISPATCH_CHUNK]
         _enqueue_after_commit("journeys.tasks.dispatch_deliveries", chunk, group="dispatch")
+    if collected.claimed:
+        dispatch_deliveries([], claimed=collected.claimed)
 
 
 def enqueue_process_events(event_ids: list[int]) -> None:

@@ -30,7 +30,7 @@ sends it again (a duplicate if the provider had accepted it, unless it deduplica
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -86,24 +86,27 @@ def dispatch_delivery(delivery_id: int) -> None:
     _record_sent(_dispatch_claimed(_load_for_sending(Delivery.objects.filter(pk=delivery_id))[0]))
 
 
-def dispatch_deliveries(delivery_ids: list[int], *, claimed: Sequence[int] = ()) -> None:
+def dispatch_deliveries(delivery_ids: list[int], *, claimed: Mapping[int, datetime] | None = None) -> None:
     """Send a chunk of queued deliveries, each at most once: one claim and one load for the
     chunk, then each send and its record; emails share one connection to the backend.
-    `claimed` are sent too, without a claim: their INSERT claimed them for this worker
-    (journeys.queue.Collected).
+    `claimed` (id -> lease) are sent too, without a claim: their INSERT claimed them for this
+    worker (journeys.queue.Collected); those no longer this worker's are left alone
+    (deliveries.still_claimed).
 
     A message's "sent" is written with the next message's "sending started", in one
     statement (deliveries.begin_attempt's `record`), so a chunk of N messages costs N + 1
     status writes, not 2N. The states are those of writing them one by one: a worker killed
     between two messages leaves the one it had handed to the provider (started, not yet
     sent) to become `unknown`, and the rest (not started) to be claimed again."""
-    ours = [*claimed, *(claim_many(delivery_ids, timezone.now()) if delivery_ids else ())]
-    if not ours:
+    now = timezone.now()
+    won = claim_many(delivery_ids, now) if delivery_ids else []
+    if not won and not claimed:
         return
+    ours = Q(pk__in=won) | deliveries.still_claimed(claimed or {}, now)
     unrecorded: deliveries.Sent | None = None
     try:
         with one_connection():
-            for delivery in _load_for_sending(Delivery.objects.filter(pk__in=ours).order_by("pk")):
+            for delivery in _load_for_sending(Delivery.objects.filter(ours).order_by("pk")):
                 unrecorded = _dispatch_claimed(delivery, unrecorded)
             # The last one's, before the session's QUIT (no round trip between a provider's
             # accept and its record that the old order did not have).

@@ -73,14 +73,62 @@ def test_messages_claimed_by_a_worker_that_died_before_sending_go_out_once_after
     # Claimed: the sweep leaves them alone while the lease lasts, past a lost task's grace too.
     with time_machine.travel(timezone.now() + lost_task_grace() + timedelta(seconds=1)):
         assert retry_due_deliveries() == 0
-    with (
-        time_machine.travel(timezone.now() + LEASE + timedelta(seconds=1)),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        assert retry_due_deliveries() == 2
-    assert retry_due_deliveries() == 0  # claimed again and sent by the tasks it enqueued
+    with time_machine.travel(timezone.now() + LEASE + timedelta(seconds=1)):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert retry_due_deliveries() == 2
+        assert retry_due_deliveries() == 0  # claimed again and sent by the tasks it enqueued
 
     assert sorted(Delivery.objects.values_list("status", "attempts")) == [(SENT, 2)] * 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["ana@example.com", "ben@example.com"]
+
+
+@pytest.mark.parametrize("taken_by", ["the sweep after the lease", "another row with the same id"])
+def test_a_sender_sends_only_the_claimed_rows_that_are_still_its_own(
+    seed_journey, monkeypatch, django_capture_on_commit_callbacks, taken_by
+):
+    _stored("ana", "ben")
+    real_dispatch = tasks.dispatch_collected
+
+    def late(collected: queue.Collected) -> None:
+        if not collected:  # the drain's last turn, which took nothing
+            return
+        ben = Delivery.objects.get(address="ben@example.com")
+        if taken_by == "the sweep after the lease":
+            # This worker stalled past the lease: the sweep's claim took Ben's message.
+            later = timezone.now() + LEASE + timedelta(seconds=1)
+            with time_machine.travel(later):
+                assert deliveries.claim(ben.pk, later)
+        else:
+            # The id now names a row this worker did not insert (its lease is another's).
+            Delivery.objects.filter(pk=ben.pk).update(next_attempt_at=ben.next_attempt_at + timedelta(microseconds=1))
+        real_dispatch(collected)
+
+    monkeypatch.setattr(tasks, "dispatch_collected", late)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.process_events([])
+
+    assert [m.to[0] for m in mail.outbox] == ["ana@example.com"]
+    assert Delivery.objects.get(address="ben@example.com").status == QUEUED  # its sender's to send
+
+
+def test_a_sender_that_stalled_past_the_lease_leaves_its_messages_to_the_sweep(
+    seed_journey, monkeypatch, django_capture_on_commit_callbacks
+):
+    _stored("ana", "ben")
+    real_dispatch = tasks.dispatch_collected
+    later = timezone.now() + LEASE + timedelta(seconds=1)
+
+    def stalled(collected: queue.Collected) -> None:
+        with time_machine.travel(later):
+            real_dispatch(collected)
+
+    monkeypatch.setattr(tasks, "dispatch_collected", stalled)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.process_events([])
+
+    assert mail.outbox == []  # the sweep may be claiming them at this very moment
+    with time_machine.travel(later), django_capture_on_commit_callbacks(execute=True):
+        assert retry_due_deliveries() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["ana@example.com", "ben@example.com"]
 
 
