@@ -163,7 +163,7 @@ def _kinds() -> dict[str, float]:
 
 
 class CpuMeter:
-    """CPU used since start() by each kind of process, counting the processes that ended in
+    """CPU used since it was made by each kind of process, counting the processes that ended in
     between (a PostgreSQL connection closed after CONN_MAX_AGE, a worker recycled): sampled
     every five seconds (reading /proc costs this process CPU, counted as the load
     generator's), each process counted up to its last sample. cpu_seconds() before and after
