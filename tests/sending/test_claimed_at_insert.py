@@ -137,9 +137,19 @@ def test_past_the_inline_limit_the_rest_are_queued_unclaimed_for_other_workers(
 ):
     monkeypatch.setattr(queue, "INLINE_DISPATCH_LIMIT", 2)
     _stored("ana", "ben", "cy")
+    real_enqueue = queue._enqueue_after_commit
+    sent_before_enqueued: dict[str, int] = {}
 
+    def enqueue(func: str, *args, group: str) -> None:
+        sent_before_enqueued[func] = len(mail.outbox)
+        real_enqueue(func, *args, group=group)
+
+    monkeypatch.setattr(queue, "_enqueue_after_commit", enqueue)
     with django_capture_on_commit_callbacks(execute=False) as tasks_enqueued:
         tasks.process_events([])
+
+    # The unclaimed went to other workers before this one sent its own, not after.
+    assert sent_before_enqueued["journeys.tasks.dispatch_deliveries"] == 0
 
     # Two claimed by their INSERT and sent by this worker; the third waits for its own task.
     assert sorted(Delivery.objects.values_list("address", "status", "attempts")) == [
